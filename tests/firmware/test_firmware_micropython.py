@@ -1,0 +1,112 @@
+"""The earbud core on the real MicroPython unix port, with a fake board (tests/firmware/mp_checks.py)."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import warnings
+
+import pytest
+
+import mp_checks
+from earbud_fakes import ramp_pcm
+from protocol import audio
+
+with warnings.catch_warnings():  # audioop is the independent reference; it is deprecated, not wrong
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+pytestmark = pytest.mark.micropython
+
+HEAP = "128k"  # the heap the README states for core + protocol (64-bit unix port; a 32-bit MCU needs less)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_checks(micropython_exe, mpypath, outdir, *args):
+    env = dict(os.environ, MICROPYPATH=mpypath)
+    return subprocess.run([micropython_exe, *args, "-m", "mp_checks", str(outdir)], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def _counts(stdout):
+    match = re.search(r"(\d+) passed, (\d+) failed", stdout)
+    assert match, "no summary line from the MicroPython runner:\n" + stdout
+    return int(match.group(1)), int(match.group(2))
+
+
+def _read_frames(path):
+    data = path.read_bytes()
+    frames, i = [], 0
+    while i < len(data):
+        size = data[i]
+        frames.append(data[i + 1:i + 1 + size])
+        i += 1 + size
+    return frames
+
+
+@pytest.fixture(scope="module")
+def micropython_run(micropython_exe, x64_build, tmp_path_factory):
+    """All checks, from .mpy (as on the board), in a 128 KB heap."""
+    outdir = tmp_path_factory.mktemp("mp_out")
+    result = _run_checks(micropython_exe, str(x64_build), outdir, "-X", "heapsize=" + HEAP)
+    return result, outdir
+
+
+def test_all_checks_pass_on_micropython_in_a_128k_heap(micropython_run):
+    result, _ = micropython_run
+    passed, failed = _counts(result.stdout)
+    assert failed == 0, result.stdout + result.stderr
+    assert passed == len(mp_checks.CHECKS)
+    assert result.returncode == 0
+
+
+def test_checks_pass_from_source_too(micropython_exe, tmp_path):
+    """The sources the simulator imports, compiled on the fly by MicroPython itself (needs a bigger heap)."""
+    mpypath = os.pathsep.join([str(ROOT / "hardware" / "firmware"), str(ROOT / "tests" / "firmware"), str(ROOT)])
+    result = _run_checks(micropython_exe, mpypath, tmp_path, "-X", "heapsize=512k")
+    passed, failed = _counts(result.stdout)
+    assert (passed, failed) == (len(mp_checks.CHECKS), 0), result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["frames_adpcm.bin", "frames_pcm16.bin"])
+def test_micropython_frames_match_cpython_byte_for_byte(micropython_run, tmp_path, name):
+    _, outdir = micropython_run
+    mp_checks.check_frames_adpcm(str(tmp_path))
+    mp_checks.check_frames_pcm16_after_set_codec(str(tmp_path))
+    on_micropython = _read_frames(outdir / name)
+    on_cpython = _read_frames(tmp_path / name)
+    assert len(on_micropython) == len(on_cpython) > 0
+    assert on_micropython == on_cpython
+
+
+def test_micropython_adpcm_frames_equal_audioop(micropython_run):
+    """An independent reference: CPython's audioop.lin2adpcm over the same mic samples, state carried on."""
+    _, outdir = micropython_run
+    frames = _read_frames(outdir / "frames_adpcm.bin")
+    pcm = ramp_pcm(320 * len(frames))
+    state = None
+    for i, frame in enumerate(frames):
+        decoded = audio.decode_frame(frame)
+        expected_predictor, expected_index = state or (0, 0)
+        codes, state = audioop.lin2adpcm(pcm[640 * i:640 * (i + 1)], 2, state)
+        assert (decoded.predictor, decoded.index) == (expected_predictor, expected_index), i
+        assert decoded.payload == codes, "frame %d differs from audioop" % i
+
+
+def test_core_does_not_fit_a_much_smaller_heap(micropython_exe, x64_build, tmp_path):
+    """The stated heap is a real bound, not a formality: half of it is not enough for core + protocol."""
+    result = _run_checks(micropython_exe, str(x64_build), tmp_path, "-X", "heapsize=64k")
+    assert "MemoryError" in result.stdout + result.stderr
+
+
+def test_cost_measurement_runs(micropython_exe, x64_build):
+    """The README's per-frame numbers come from tools/measure_cost.py; keep it working."""
+    env = dict(os.environ, MICROPYPATH=str(x64_build))
+    result = subprocess.run([micropython_exe, "-m", "measure_cost"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.endswith("us/frame")]
+    assert len(lines) == 6
+    encode_us = float(lines[0].split()[-2])
+    assert 0 < encode_us < 20000  # sanity of the measurement itself, not a speed requirement

@@ -1,0 +1,71 @@
+"""The bridge's control socket: owner-only, one JSON request per connection, bad requests answered not fatal."""
+
+import asyncio
+import os
+import stat
+import threading
+
+import pytest
+
+from host import control_socket
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A ControlServer in its own thread's event loop, answering like a tiny bridge."""
+    path = tmp_path / "run" / "bridge.sock"
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    calls = []
+
+    async def handler(request):
+        calls.append(request)
+        if request.get("cmd") == "boom":
+            raise RuntimeError("handler failed")
+        return {"ok": True, "echo": request}
+
+    srv = control_socket.ControlServer(handler, path)
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(srv.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(5)
+    yield path, calls
+    asyncio.run_coroutine_threadsafe(srv.close(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def test_request_and_response(server):
+    path, calls = server
+    assert control_socket.bridge_running(path)
+    response = control_socket.request({"cmd": "status", "device": None}, path)
+    assert response == {"ok": True, "echo": {"cmd": "status", "device": None}}
+    assert calls == [{"cmd": "status", "device": None}]
+
+
+def test_only_the_owner_can_reach_it(server):
+    path, _ = server
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+
+
+def test_a_failing_or_malformed_request_gets_an_error_and_the_server_lives(server):
+    path, _ = server
+    assert control_socket.request({"cmd": "boom"}, path) == {"ok": False, "error": "handler failed"}
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(path))
+        sock.sendall(b"[1, 2\n")
+        assert b"malformed request" in sock.recv(1000)
+    assert control_socket.request({"cmd": "status"}, path)["ok"] is True
+
+
+def test_no_bridge_means_not_running(tmp_path):
+    assert not control_socket.bridge_running(tmp_path / "nothing.sock")

@@ -1,0 +1,127 @@
+"""The downlink pacer keeps the earbud's speaker buffer topped up without overflowing it.
+
+The earbud is modelled by its speaker buffer: frames arrive after a link delay and play out in real time. This is
+the pacer's contract in isolation; the end-to-end tests check the real earbud's underrun/overflow counters.
+"""
+
+import asyncio
+
+import pytest
+
+from host.downlink import DownlinkPacer
+from protocol.audio import decode_frame
+from protocol.control import Speaker
+
+FRAME_MS = 20
+
+
+class SpeakerModel:
+    """An earbud speaker: a buffer of `capacity_ms`, played in real time once it holds `start_ms`."""
+
+    def __init__(self, capacity_ms=600, start_ms=60):
+        self.capacity_ms = capacity_ms
+        self.start_ms = start_ms
+        self.level_ms = 0.0
+        self.playing = False
+        self.underruns = 0
+        self.overflows = 0
+        self.frames = []
+
+    def receive(self, frame: bytes) -> None:
+        self.frames.append(decode_frame(frame))
+        if self.level_ms + FRAME_MS > self.capacity_ms:
+            self.overflows += 1
+            return
+        self.level_ms += FRAME_MS
+        if self.level_ms >= self.start_ms:
+            self.playing = True
+
+    def play(self, ms: float) -> None:
+        if not self.playing:
+            return
+        if self.level_ms < ms and not self.frames[-1].flags & 2:  # END flag: the reply is over, not an underrun
+            self.underruns += 1
+        self.level_ms = max(0.0, self.level_ms - ms)
+        if self.level_ms == 0:
+            self.playing = False
+
+
+async def play_reply(pacer_kwargs, seconds=2.0, link_delay_s=0.03, report_every_s=0.1):
+    speaker = SpeakerModel()
+    loop = asyncio.get_running_loop()
+
+    async def send(frame: bytes) -> None:
+        loop.call_later(link_delay_s, speaker.receive, frame)
+
+    pacer = DownlinkPacer(send, **pacer_kwargs)
+    runner = asyncio.create_task(pacer.run())
+    pacer.play(bytes(int(16000 * seconds) * 2))
+    pacer.end_reply()
+    tick = 0.01
+    elapsed = 0.0
+    max_level = 0.0
+    while elapsed < seconds + 1.0:
+        await asyncio.sleep(tick)
+        speaker.play(tick * 1000)
+        elapsed += tick
+        max_level = max(max_level, speaker.level_ms)
+        if round(elapsed / report_every_s, 6).is_integer():
+            pacer.speaker_report(Speaker(int(speaker.level_ms), speaker.capacity_ms, speaker.underruns, speaker.overflows))
+    runner.cancel()
+    return pacer, speaker, max_level
+
+
+def test_a_reply_arrives_whole_without_overflow_and_within_target():
+    pacer, speaker, max_level = asyncio.run(play_reply({"target_ms": 240}))
+    # 2 s of 20 ms frames, plus the END frame (silence) that closes a frame-aligned reply.
+    assert len(speaker.frames) == 101
+    assert [f.seq for f in speaker.frames] == [(speaker.frames[0].seq + i) % 65536 for i in range(101)]
+    assert speaker.frames[0].flags & 1 and speaker.frames[-1].flags & 2  # START ... END
+    assert speaker.overflows == 0
+    assert max_level <= 240 + FRAME_MS
+    assert pacer.stats["frames_sent"] == 101
+
+
+def test_the_first_frames_leave_at_once():
+    sent = []
+
+    async def scenario():
+        async def send(frame):
+            sent.append(asyncio.get_running_loop().time())
+
+        pacer = DownlinkPacer(send, target_ms=240)
+        task = asyncio.create_task(pacer.run())
+        start = asyncio.get_running_loop().time()
+        pacer.play(bytes(16000 * 2))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        return start
+
+    start = asyncio.run(scenario())
+    # 240 ms of audio (12 frames) is sent at once; after that one frame per 20 ms the earbud plays.
+    immediate = [t for t in sent if t - start < 0.01]
+    assert len(immediate) == 12
+    assert 12 < len(sent) <= 12 + 3
+
+
+def test_stop_drops_what_is_queued():
+    sent = []
+
+    async def scenario():
+        async def send(frame):
+            sent.append(frame)
+
+        pacer = DownlinkPacer(send, target_ms=100)
+        task = asyncio.create_task(pacer.run())
+        pacer.play(bytes(16000 * 2 * 3))
+        await asyncio.sleep(0.01)
+        pacer.stop()
+        count = len(sent)
+        await asyncio.sleep(0.2)
+        task.cancel()
+        return pacer, count
+
+    pacer, count = asyncio.run(scenario())
+    assert len(sent) == count == 5
+    assert pacer.stats["stopped"] == 1
+    assert not pacer.busy

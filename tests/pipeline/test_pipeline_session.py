@@ -1,0 +1,200 @@
+"""DeviceSession end to end with real models: wake word + command in, the right reply audio out."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from pipeline_helpers import FakeEarbudLink, feed, silence
+
+from host.session import DeviceSession
+from protocol import control
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def make_session(engines, link=None, **kwargs):
+    link = link or FakeEarbudLink()
+    return DeviceSession(engines, link.send_control, link.play_audio, **kwargs), link
+
+
+def test_wake_word_and_question_get_the_spoken_answer(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.5))
+        await session.wait_idle()
+        return session, link
+
+    session, link = run(scenario())
+    assert session.stats["wake_detections"] == 1
+    [turn] = session.turns
+    assert turn.outcome == "answered" and turn.trigger == "wake"
+    assert "time" in turn.transcript.lower()
+    assert re.fullmatch(r"It's \d{1,2}:\d\d [AP]M\.", turn.reply.text)
+    # The audio played is the synthesized answer at 16 kHz (espeak-ng varies by a few samples between runs).
+    [played] = link.played
+    assert abs(len(played) - len(engines.tts.synthesize(turn.reply.text))) < 0.03 * len(played)
+    assert link.controls == [control.PlayCue(control.CUE_WAKE), control.PlayCue(control.CUE_LISTEN_END)]
+    t = turn.timings
+    assert t.total_s >= t.latency_s > 0 and t.asr_s > 0 and t.tts_first_audio_s > 0
+
+
+def test_speech_without_the_wake_word_runs_no_recognition(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        runs_before = engines.asr.runs
+        await feed(session, silence(2.0) + speech("What time is it? Set a timer for five minutes.") + silence(1.0))
+        await session.wait_idle()
+        return session, link, engines.asr.runs - runs_before
+
+    session, link, asr_runs = run(scenario())
+    assert asr_runs == 0 and session.stats["asr_runs"] == 0
+    assert session.stats["wake_detections"] == 0 and session.turns == []
+    assert link.played == [] and link.controls == []
+
+
+def test_a_timer_rings_unprompted(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, set a timer for two seconds.") + silence(1.0))
+        await session.wait_idle()
+        assert session.turns[0].reply.text == "Okay, two second timer, starting now."
+        assert len(link.played) == 1
+        for _ in range(60):  # the timer runs on the wall clock
+            await asyncio.sleep(0.1)
+            if session.stats["timers_fired"]:
+                break
+        await session.wait_idle()
+        await session.close()
+        return session, link
+
+    session, link = run(scenario())
+    assert session.stats["timers_started"] == 1 and session.stats["timers_fired"] == 1
+    [ring] = link.played[1:]
+    assert "timer is done" in engines.asr.transcribe(ring).lower()
+
+
+def test_button_press_talks_without_the_wake_word(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0))
+        await session.handle_event(control.Status(False, False, False, 0, 42, 1, 70, 0, 600, "0.1.0"))
+        await session.handle_event(control.Button(control.BUTTON_PRESS))
+        await feed(session, speech("Check the battery.") + silence(1.0))
+        await session.wait_idle()
+        return session, link
+
+    session, link = run(scenario())
+    assert session.stats["wake_detections"] == 0
+    [turn] = session.turns
+    assert turn.trigger == "button", turn
+    assert turn.reply.text == "Your earbud battery is at 42 percent.", turn.transcript
+    assert link.controls[0] == control.PlayCue(control.CUE_WAKE)
+
+
+def test_a_button_press_stops_a_reply_and_double_press_repeats(engines, speech):
+    async def scenario():
+        session, link = make_session(engines, FakeEarbudLink(block_playback=True))
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what's the date?") + silence(0.6))
+        await asyncio.wait_for(link.playing.wait(), 10)
+        assert session.state == "replying"
+        await session.handle_event(control.Button(control.BUTTON_PRESS))
+        await session.wait_idle()
+        return session, link
+
+    session, link = run(scenario())
+    assert control.StopPlayback() in link.controls
+    assert session.turns[-1].outcome == "interrupted"
+    assert session.stats["interrupted"] == 1
+
+
+def test_double_press_repeats_the_last_reply(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.0))
+        await session.wait_idle()
+        await feed(session, silence(3.0))  # let the reply finish playing
+        await session.handle_event(control.Button(control.BUTTON_DOUBLE))
+        await session.wait_idle()
+        return session, link
+
+    session, link = run(scenario())
+    assert len(link.played) == 2
+    assert abs(len(link.played[1]) - len(link.played[0])) < 0.03 * len(link.played[0])
+    assert session.stats["turns"] == 1  # a repeat is not a new turn
+
+
+def test_it_does_not_hear_itself(engines, speech):
+    """The wake word arriving while the reply plays (an echo of our own voice, say) is ignored."""
+
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(0.4))
+        await session.wait_idle()
+        reply_s = len(link.played[0]) / 32000
+        # Within the reply's playing time: ignored.
+        await feed(session, speech("Hey Jarvis"))
+        assert session.stats["wake_detections"] == 1
+        await feed(session, silence(reply_s + 1.0))
+        await session.wait_idle()
+        # After it: heard again.
+        await feed(session, speech("Hey Jarvis") + silence(0.5))
+        return session
+
+    session = run(scenario())
+    assert session.stats["audio_ignored_replying"] > 0
+    assert session.stats["wake_detections"] == 2
+    run(session.close())
+
+
+def test_go_quiet_enters_quiet_mode_by_voice_and_quiet_stops_processing(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, go quiet.") + silence(1.0))
+        await session.wait_idle()
+        await session.handle_event(control.Status(True, False, False, control.QUIET_SOURCE_VOICE, 80, 1, 70, 0, 600, "x"))
+        runs = engines.asr.runs
+        await feed(session, silence(3.0) + speech("Hey Jarvis, what time is it?") + silence(1.0))
+        await session.wait_idle()
+        return session, link, engines.asr.runs - runs
+
+    session, link, runs = run(scenario())
+    assert control.SetQuiet(True, control.QUIET_SOURCE_VOICE) in link.controls
+    assert session.turns[0].reply.skill == "quiet"
+    assert runs == 0 and session.stats["wake_detections"] == 1 and session.stats["audio_ignored_quiet"] > 0
+
+
+def test_no_speech_after_the_wake_word_gives_up_with_a_cue(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0) + speech("Hey Jarvis") + silence(5.0))
+        await session.wait_idle()
+        await asyncio.sleep(0)
+        return session, link
+
+    session, link = run(scenario())
+    assert session.turns[-1].outcome == "no_speech"
+    assert link.controls[-1] == control.PlayCue(control.CUE_LISTEN_END)
+    assert link.played == []
+
+
+def test_a_failing_link_callback_does_not_end_the_session(engines, speech):
+    async def broken_send(message):
+        raise ConnectionError("link down")
+
+    played = []
+
+    async def play(pcm):
+        played.append(pcm)
+
+    async def scenario():
+        session = DeviceSession(engines, broken_send, play)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.0))
+        await session.wait_idle()
+        return session
+
+    session = run(scenario())
+    assert session.turns[0].outcome == "answered" and played
+    assert session.stats["errors"] >= 2
