@@ -56,6 +56,18 @@ class AirSettings:
             raise ValueError("packets per event must be >= 1")
 
 
+# LE 2M PHY: 2 bits per microsecond. Each data packet carries ~15 bytes of overhead (preamble, access address,
+# header, MIC, CRC) and is followed by the inter-frame space and the peer's empty acknowledgement.
+_PHY_BYTES_PER_S = 2_000_000 / 8
+_PACKET_OVERHEAD_BYTES = 15
+_ACK_S = 150e-6 + (_PACKET_OVERHEAD_BYTES / _PHY_BYTES_PER_S) + 150e-6
+
+
+def _airtime_s(payload_bytes: int) -> float:
+    """How long one LL data packet and its acknowledgement keep the air busy."""
+    return (payload_bytes + _PACKET_OVERHEAD_BYTES) / _PHY_BYTES_PER_S + _ACK_S
+
+
 class _Direction:
     """Packets one side has handed its controller and the peer has not yet acknowledged."""
 
@@ -114,6 +126,7 @@ class _Link:
 
     def _transmit(self, direction: _Direction, event_time: float) -> None:
         sent = 0
+        airtime = 0.0
         while direction.queue and sent < self.air.settings.packets_per_event:
             if self.air.rng.random() < self.air.settings.retransmit_prob:
                 # Not acknowledged: sent again next event; everything behind it waits (in-order delivery).
@@ -121,33 +134,32 @@ class _Link:
                 break
             packet = direction.queue.popleft()
             direction.assembler.feed_packet(packet)
+            airtime += _airtime_s(len(packet.data))
             sent += 1
         if not sent:
             return
         self.stats["packets"] += sent
-        connection = direction.connection
-        # The peer acknowledged: only now does the sender's controller free the buffers.
-        direction.controller.send_hci_packet(
+        pdus = list(direction.pdus)
+        direction.pdus.clear()
+        # One callback per event and direction keeps PDUs in order whatever the timer heap does.
+        asyncio.get_running_loop().call_at(
+            event_time + airtime + self.air.latency_s, self._deliver, direction.controller, direction.connection, pdus, sent
+        )
+
+    def _deliver(self, controller: Controller, connection: Connection, pdus: list[bytes], sent: int) -> None:
+        if not self.alive:
+            return  # the link died while these were in flight: lost, as on a real link
+        peer = self.air.controller_for(connection.peer_address, exclude=controller)
+        if peer is not None:
+            for pdu in pdus:
+                peer.on_link_acl_data(connection.self_address, PhysicalTransport.LE, pdu)
+        # Only now, with the data at the peer, does the sender's controller report the buffers free: a host
+        # that waits for its data to drain (then disconnects, say) never overtakes its own data.
+        controller.send_hci_packet(
             hci.HCI_Number_Of_Completed_Packets_Event(
                 connection_handles=[connection.handle], num_completed_packets=[sent]
             )
         )
-        if direction.pdus:
-            pdus = list(direction.pdus)
-            direction.pdus.clear()
-            # One callback per event and direction keeps PDUs in order whatever the timer heap does.
-            asyncio.get_running_loop().call_at(
-                event_time + self.air.latency_s, self._deliver, connection, pdus
-            )
-
-    def _deliver(self, connection: Connection, pdus: list[bytes]) -> None:
-        if not self.alive:
-            return  # the link died while these were in flight: lost, as on a real link
-        peer = self.air.controller_for(connection.peer_address, exclude=connection.controller)
-        if peer is None:
-            return
-        for pdu in pdus:
-            peer.on_link_acl_data(connection.self_address, PhysicalTransport.LE, pdu)
 
     def close(self) -> None:
         self.alive = False

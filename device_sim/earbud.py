@@ -128,7 +128,8 @@ class _EarbudPairing(PairingDelegate):
 
     async def generate_passkey(self) -> int:
         fixed = self.earbud.options.passkey
-        return fixed if fixed is not None else secrets.randbelow(1_000_000)
+        # Never 000000: Bumble (and so some hosts) treat a passkey of 0 as "no passkey".
+        return fixed if fixed is not None else 1 + secrets.randbelow(999_999)
 
     async def display_number(self, number: int, digits: int) -> None:
         self.earbud.core.speak_passkey(number)
@@ -158,6 +159,13 @@ class SimulatedEarbud:
             raise EarbudError(str(error)) from error
         if options.passkey is not None and not 0 <= options.passkey <= 999_999:
             raise EarbudError("--passkey must be 0..999999 (six digits)")
+        try:
+            self.transport = await open_transport(f"tcp-client:{options.radio}")
+        except OSError as error:
+            raise EarbudError(
+                f"cannot reach the radio at {options.radio} ({error.strerror or error}); "
+                "start it with `earpiece-sim radio` and pass its address with --radio"
+            ) from error
         self.state_dir.mkdir(parents=True, exist_ok=True)
         address = _load_or_make_address(self.state_dir, options.address)
         clips = await asyncio.to_thread(speak_digit_clips, self.state_dir / "clips")
@@ -166,13 +174,6 @@ class SimulatedEarbud:
         if options.speaker is not None:
             self.speaker = WavSink(options.speaker)
 
-        try:
-            self.transport = await open_transport(f"tcp-client:{options.radio}")
-        except OSError as error:
-            raise EarbudError(
-                f"cannot reach the radio at {options.radio} ({error.strerror or error}); "
-                "start it with `earpiece-sim radio` and pass its address with --radio"
-            ) from error
         device = Device.with_hci(options.name, address, self.transport.source, self.transport.sink)
         self.device = device
         device.keystore = JsonKeyStore(namespace=None, filename=str(self.state_dir / "bonds.json"))
@@ -255,7 +256,7 @@ class SimulatedEarbud:
         self.counters["connections"] += 1
         connection.on(connection.EVENT_DISCONNECTION, lambda reason: self._on_disconnection(connection, reason))
         connection.on(connection.EVENT_PAIRING, lambda keys: self._on_pairing(connection, keys))
-        connection.on(connection.EVENT_PAIRING_FAILURE, lambda reason: self._on_pairing_failure(reason))
+        connection.on(connection.EVENT_PAIRING_FAILURE, lambda reason: self._on_pairing_failure(connection, reason))
 
     def _on_disconnection(self, connection: Connection, reason: int) -> None:
         logger.info("disconnected: %s (%s)", connection.peer_address, hci.HCI_Constant.error_name(reason))
@@ -271,14 +272,25 @@ class SimulatedEarbud:
             self.gatt.mitm_handles.add(connection.handle)
             self.announce("paired")
         else:
+            self.gatt.mitm_handles.discard(connection.handle)
             logger.warning("bonded without MITM protection (Just Works): audio and control stay refused")
         self.counters["pairings" if mitm else "pairings_without_mitm"] += 1
         self.core.pairing_done(mitm)
 
-    def _on_pairing_failure(self, reason: int) -> None:
+    def _on_pairing_failure(self, connection: Connection, reason: int) -> None:
         logger.warning("pairing failed: %s", reason)
         self.counters["pairing_failures"] += 1
         self.core.pairing_done(False)  # pairing mode stays on: the user can type the passkey again
+        # Drop the link, as earbuds do after a failed pairing: the host reconnects for its next try, and Bumble's
+        # SMP keeps one (now finished) session per link, so a retry on the same link would go unanswered.
+        asyncio.get_running_loop().create_task(self._disconnect(connection, hci.HCI_AUTHENTICATION_FAILURE_ERROR))
+
+    async def _disconnect(self, connection: Connection, reason: int) -> None:
+        await asyncio.sleep(0.1)  # let the Pairing Failed PDU go out first
+        try:
+            await connection.disconnect(reason)
+        except Exception:  # already gone
+            pass
 
     def _on_subscription(self, connection: Connection, characteristic: Characteristic, enabled: bool) -> None:
         if characteristic is self.gatt.audio_up and connection is self.connection:

@@ -45,7 +45,7 @@ class EarbudGatt:
         self._on_control = on_control
         self._on_audio_down = on_audio_down
         self._on_subscription = on_subscription
-        # Connections whose pairing just produced an MITM key (before the key store is read back).
+        # Links known to be encrypted with an MITM key (from their pairing, or the key store, checked once).
         self.mitm_handles: set[int] = set()
         self.refused = 0  # ATT requests refused for lack of an authenticated bond
 
@@ -86,7 +86,10 @@ class EarbudGatt:
         if self.device.keystore is None:
             return False
         keys = await self.device.keystore.get(str(connection.peer_address))
-        return bool(keys is not None and keys.ltk is not None and keys.ltk.authenticated)
+        if keys is not None and keys.ltk is not None and keys.ltk.authenticated:
+            self.mitm_handles.add(connection.handle)  # the link key cannot change without a new pairing event
+            return True
+        return False
 
     async def _require_mitm(self, connection: Connection) -> None:
         if not await self.has_mitm_bond(connection):

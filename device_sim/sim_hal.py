@@ -49,7 +49,7 @@ class SimHal(Hal):
 
     def _world_position(self) -> int:
         assert self._world_start is not None
-        return int((time.monotonic() - self._world_start) * SAMPLE_RATE)
+        return round((time.monotonic() - self._world_start) * SAMPLE_RATE)
 
     def _world_samples(self, start: int, n: int) -> bytes:
         if not self._world:

@@ -45,6 +45,8 @@ class EndpointSettings:
     vad_aggressiveness: int = setting(2, "webrtcvad aggressiveness 0 (lenient) .. 3 (strict)", minimum=0, maximum=3)
     pre_roll_s: float = setting(0.5, "audio kept from before speech was detected, so the first syllable is kept",
                                 minimum=0.0, maximum=2.0)
+    wake_pre_roll_s: float = setting(0.2, "after the wake word, the pre-roll is only this long (more would hand the "
+                                     "recognizer the wake word itself)", minimum=0.0, maximum=2.0)
     hangover_s: float = setting(0.3, "silence after speech that ends the utterance", minimum=0.03, maximum=3.0)
     max_utterance_s: float = setting(10.0, "an utterance is cut off after this many seconds", minimum=1.0)
     no_speech_timeout_s: float = setting(4.0, "stop listening if nobody speaks within this many seconds", minimum=0.5)

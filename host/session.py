@@ -172,7 +172,7 @@ class DeviceSession:
         if detections:
             self.stats["wake_detections"] += 1
             log.info("%s: wake word %s (score %.2f)", self.name, detections[0].name, detections[0].score)
-            await self._start_listening("wake")
+            await self._start_listening("wake", after_wake_s=self.audio_time - detections[0].time_s)
 
     async def handle_event(self, message: object) -> None:
         """A message from the earbud's status characteristic (Button, Status; others are ignored here)."""
@@ -204,13 +204,17 @@ class DeviceSession:
 
     # ---- listening -------------------------------------------------------------------------------------------
 
-    async def _start_listening(self, trigger: str) -> None:
+    async def _start_listening(self, trigger: str, after_wake_s: float = 0.0) -> None:
         self.stats["listens"] += 1
         self._listening_trigger = trigger
         self._stream = None
         self._speculation = None
         self.partial_transcript = ""
-        self._endpointer.start()
+        if trigger == "wake":
+            # Pre-roll counted from the frame that fired, not from the end of the chunk that carried it.
+            self._endpointer.start(after_wake_s + self.config.endpoint.wake_pre_roll_s, cut_at_pause=True)
+        else:
+            self._endpointer.start()
         await self._send(control.PlayCue(control.CUE_WAKE))
 
     def _on_endpoint_event(self, event) -> None:

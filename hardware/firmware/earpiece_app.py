@@ -28,6 +28,9 @@ WATCHDOG_MS = 8000  # a wedged loop (radio or I2S driver stuck) reboots the earb
 LONG_PRESS_MS = 1500
 DOUBLE_PRESS_MS = 350
 AMP_HANGOVER_MS = 500  # keep the amp powered briefly after the last sound, so replies in parts do not pop
+CPU_BUSY_HZ = 240000000
+CPU_IDLE_HZ = 80000000
+BOND_STORE = "ble_secrets.json"  # aioble.security's default file, in the working directory (/)
 
 
 class EarpieceApp:
@@ -36,8 +39,13 @@ class EarpieceApp:
         self.core = EarbudCore(self.hal, FIRMWARE_VERSION, MODEL)
         self.gatt = EarpieceGatt(MODEL, FIRMWARE_VERSION)
         self.connection = None
+        self._cpu_hz = None
         self.watchdog = machine.WDT(timeout=WATCHDOG_MS)
         on_passkey_request(self._passkey_for)
+        try:
+            os.stat(BOND_STORE)
+        except OSError:
+            self.core.enter_pairing_mode()  # first boot, or every bond forgotten: ready to pair without a press
 
     # --- pairing: the earbud speaks the passkey the host asks the user to type ---
     def _passkey_for(self, _conn_handle):
@@ -109,13 +117,17 @@ class EarpieceApp:
 
     async def speaker_task(self):
         writer = asyncio.StreamWriter(self.hal.speaker)
-        quiet_since = time.ticks_ms()
+        quiet_since = time.ticks_add(time.ticks_ms(), -AMP_HANGOVER_MS)
         while True:
-            block = self.core.speaker_pull(320)
             if self.core.speaker_busy:
                 quiet_since = time.ticks_ms()
-            self.hal.amp_enable.value(time.ticks_diff(time.ticks_ms(), quiet_since) < AMP_HANGOVER_MS)
-            writer.write(block)
+            elif time.ticks_diff(time.ticks_ms(), quiet_since) >= AMP_HANGOVER_MS:
+                # nothing to play: amp off (2 uA), and no pulling of silence; the I2S driver sends zeros
+                self.hal.amp_enable.value(0)
+                await asyncio.sleep_ms(TICK_MS)
+                continue
+            self.hal.amp_enable.value(1)
+            writer.write(self.core.speaker_pull(320))
             await writer.drain()  # returns when the DMA has room: this is what paces the pull at 16 kHz
 
     # --- user input ---
@@ -156,12 +168,25 @@ class EarpieceApp:
                 switch = now_switch
                 self.core.switch_changed(switch)
             count += 1
+            self._set_cpu_clock()
+            connection = self.connection
+            if self.core.pairing_mode and connection is not None and connection.authenticated and connection.bonded:
+                self.core.pairing_done(True)  # aioble records the MITM bond from the encryption-update IRQ
             if count % 20 == 0:
                 self.core.housekeeping()
                 if self.core.battery != battery and self.core.battery <= 100:
                     battery = self.core.battery
                     self.gatt.battery.write(bytes([battery]), send_update=True)  # notifies subscribers
                 self.watchdog.feed()
+
+    def _set_cpu_clock(self):
+        # 240 MHz only while audio flows (encode + decode need ~1/3 of a core at that clock, README "MCU load");
+        # 80 MHz otherwise, which roughly halves the idle current
+        busy = (self.core.streaming and not self.core.quiet) or self.core.speaker_busy
+        want = CPU_BUSY_HZ if busy else CPU_IDLE_HZ
+        if want != self._cpu_hz:
+            machine.freq(want)
+            self._cpu_hz = want
 
     async def run(self):
         await asyncio.gather(self.link_task(), self.control_task(), self.audio_down_task(), self.mic_task(),

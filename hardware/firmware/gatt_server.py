@@ -9,6 +9,7 @@ import bluetooth
 from micropython import const
 
 import aioble
+import aioble.security  # noqa: F401 -- registers the bond store (ble_secrets.json): bonds survive reboots
 from protocol import gatt
 
 _FLAG_READ_ENCRYPTED = const(0x0200)

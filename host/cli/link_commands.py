@@ -91,7 +91,7 @@ def _run(coro):
     except (EarbudNotFoundError, AmbiguousEarbudError, LinkRefusedError) as error:
         raise CliError(str(error)) from error
     except PairingFailedError as error:
-        if error.reason in ("CONFIRM_VALUE_FAILED", "PASSKEY_ENTRY_FAILED"):
+        if error.reason in ("CONFIRM_VALUE_FAILED", "PASSKEY_ENTRY_FAILED", "AUTHENTICATION_FAILED"):
             raise CliError(
                 "pairing failed: wrong passkey; nothing was stored. Run `earpiece pair` again and type the six digits "
                 "the earbud speaks"
@@ -144,6 +144,8 @@ def cmd_pair(args) -> int:
             return None
         return int(text)
 
+    if adapter.is_native and args.passkey is not None:
+        log("note: with the native adapter the operating system asks for the passkey; --passkey is not used")
     log(f"looking for {args.device!r} on {adapter.spec} ...")
     device = _run(pair_earbud(adapter, args.device, passkey_provider, scan_timeout=args.timeout))
     emit(args, {"paired": True, **device.to_json()}, f"paired with {device.name} ({device.address})")
@@ -173,7 +175,7 @@ def cmd_devices(args) -> int:
 
 def cmd_forget(args) -> int:
     from host.link.adapter import parse_adapter
-    from host.link.earbuds import forget_earbud, resolve_paired
+    from host.link.earbuds import forget_earbud
     from host.link.registry import DeviceRegistry
 
     registry = DeviceRegistry()

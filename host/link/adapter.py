@@ -37,14 +37,11 @@ class Adapter:
         return self.bumble_transport is None
 
     def bleak_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `BleakScanner(...)` / `BleakClient(...)` that select this adapter."""
-        if self.is_native:
-            return {}
-        from host.link.bumble_backend import BumbleBleakClient, BumbleBleakScanner  # noqa: F401 (import cost)
-
-        return {"bumble": {"transport": self.bumble_transport}}
+        """The backend options our Bumble backends take (none for native)."""
+        return {} if self.is_native else {"bumble": {"transport": self.bumble_transport}}
 
     def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `BleakClient(...)` that select this adapter."""
         if self.is_native:
             return {}
         from host.link.bumble_backend import BumbleBleakClient
@@ -52,6 +49,7 @@ class Adapter:
         return {"backend": BumbleBleakClient, **self.bleak_kwargs()}
 
     def scanner_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `BleakScanner(...)` that select this adapter."""
         if self.is_native:
             return {}
         from host.link.bumble_backend import BumbleBleakScanner
@@ -86,10 +84,7 @@ def _configured_adapter() -> str | None:
     except ImportError:
         return None
     try:
-        if hasattr(config, "get"):
-            value = config.get("link", "adapter")
-        else:
-            value = (config.load().get("link") or {}).get("adapter")
+        value = config.load().link.adapter
     except Exception as error:  # a broken config must not stop the link: fall back to the default
         logger.debug("no [link] adapter from config: %s", error)
         return None

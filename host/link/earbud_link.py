@@ -182,7 +182,10 @@ class EarbudLink:
         await self.wait_connected(timeout)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        """Wait until connected and set up. Raises LinkRefusedError if the link gave up, TimeoutError on timeout."""
+        """Wait until connected and set up.
+
+        Raises LinkRefusedError (a ConnectionError) if the link gave up for good, ConnectionError if it stopped
+        (closed, or `reconnect=False` and the attempt failed), TimeoutError on timeout."""
         ready = asyncio.ensure_future(self._ready.wait())
         stopped = asyncio.ensure_future(self._stopped.wait())
         try:
@@ -192,8 +195,10 @@ class EarbudLink:
             stopped.cancel()
         if self._ready.is_set():
             return
-        if self.error is not None:
+        if isinstance(self.error, ConnectionError):
             raise self.error
+        if self.error is not None:
+            raise ConnectionError(f"cannot connect to {self.name}: {self.error}") from self.error
         if self._stopped.is_set():
             raise ConnectionError(f"link to {self.name} is closed")
         raise TimeoutError(f"{self.name} did not connect within {timeout} s: is it on and in range?")

@@ -151,7 +151,7 @@ async def pair_earbud(
         await client.connect()
         try:
             if adapter.is_native:
-                await client.pair()
+                await _pair_natively(client)
             else:
                 await client.pair(passkey_provider=passkey_provider)
             # Prove the bond opens the protected service (and learn what the earbud is).
@@ -167,6 +167,19 @@ async def pair_earbud(
         finally:
             await client.disconnect()
     return registry.add(earbud.address, name, adapter.spec, model=model, firmware=firmware)
+
+
+async def _pair_natively(client: BleakClient) -> None:
+    """Pair through the OS, which asks the user for the passkey itself (BlueZ through its registered agent)."""
+    try:
+        await client.pair()
+    except NotImplementedError:
+        # macOS: no explicit pairing; the OS pairs (and prompts) on the first protected read, which follows.
+        logger.info("this OS pairs on first access; answer its pairing prompt")
+    except BleakError as error:
+        if "auth" in str(error).lower():  # BlueZ: org.bluez.Error.AuthenticationFailed / ...Rejected
+            raise PairingFailedError(f"pairing failed: {error}", "AUTHENTICATION_FAILED") from error
+        raise
 
 
 async def _read_text(client: BleakClient, uuid: str) -> str | None:

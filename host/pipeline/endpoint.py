@@ -48,10 +48,24 @@ class Endpointer:
     def time_s(self) -> float:
         return self._frames * FRAME_MS / 1000
 
-    def start(self) -> None:
-        """Start listening for an utterance; the pre-roll is the audio processed just before."""
+    def start(self, pre_roll_s: float | None = None, cut_at_pause: bool = False) -> None:
+        """Start listening for an utterance; the pre-roll is the audio processed just before.
+
+        After a wake word, older audio is the wake word itself, which confuses recognizers: `pre_roll_s` keeps
+        less this time, and `cut_at_pause` drops everything up to the last unvoiced frame in it (the pause
+        between the wake word and the request)."""
         self._reset_utterance()
         self.listening = True
+        if pre_roll_s is not None:
+            keep = round(pre_roll_s * 1000 / FRAME_MS)
+            while len(self._history) > keep:
+                self._history.popleft()
+        if cut_at_pause:
+            frames = list(self._history)
+            unvoiced = [i for i, frame in enumerate(frames) if not self._vad.is_speech(frame, SAMPLE_RATE)]
+            if unvoiced:
+                self._history.clear()
+                self._history.extend(frames[unvoiced[-1]:])
 
     def stop(self) -> None:
         """Stop listening without an event (e.g. the user pressed the button or quiet mode began)."""

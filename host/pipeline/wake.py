@@ -46,6 +46,8 @@ class WakeModel:
         model = copy.copy(self._prototype)
         model.preprocessor = copy.copy(self._prototype.preprocessor)
         model.prediction_buffer = defaultdict(partial(deque, maxlen=30))
+        # Everything the preprocessor mutates in place must be its own; reset() replaces the rest.
+        model.preprocessor.raw_data_buffer = deque(maxlen=self._prototype.preprocessor.raw_data_buffer.maxlen)
         model.preprocessor.reset()
         return model
 

@@ -109,6 +109,27 @@ def check_frames_pcm16_after_set_codec(outdir):
                 f.write(frame)
 
 
+def check_speaker_output(outdir):
+    """A reply with a cue over it at volume 70: written out so the wrapper can compare MicroPython's viper
+    loops with CPython's plain ones sample for sample."""
+    hal, core = _core(state={"volume": 70})
+    frames = _reply_frames(12)
+    for frame in frames[:6]:
+        core.audio_down_written(frame)
+    core.control_written(control.PlayCue(control.CUE_WAKE).encode())
+    f = open(outdir + "/speaker.bin", "wb") if outdir else None
+    for i in range(16):
+        if i == 3:
+            for frame in frames[6:]:
+                core.audio_down_written(frame)
+        block = core.speaker_pull(320)
+        assert len(block) == 640
+        if f:
+            f.write(block)
+    if f:
+        f.close()
+
+
 def check_switch_quiet_stops_every_frame_and_the_mic():
     hal, core = _core()
     core.set_streaming(True)
@@ -235,6 +256,7 @@ def check_memory_stays_flat():
 CHECKS = (
     check_frames_adpcm,
     check_frames_pcm16_after_set_codec,
+    check_speaker_output,
     check_switch_quiet_stops_every_frame_and_the_mic,
     check_host_quiet_stops_every_frame,
     check_speaker_underflow_counted_once_per_gap,
@@ -255,7 +277,7 @@ def main(argv):
         if names and check.__name__ not in names:
             continue
         try:
-            if check.__name__.startswith("check_frames"):
+            if check.__name__.startswith("check_frames") or check.__name__ == "check_speaker_output":
                 check(outdir)
             else:
                 check()

@@ -42,9 +42,8 @@ def test_human_output_lists_sizes(tmp_path):
     assert "lib/earbud/core.mpy" in result.stdout and "total" in result.stdout
 
 
-def test_a_compile_error_fails_the_build_with_one_line(tmp_path, monkeypatch):
-    sys.path.insert(0, str(BUILD.parent))
-    import build
+def test_a_compile_error_fails_the_build_with_one_line(tmp_path, monkeypatch, firmware_build):
+    build = firmware_build
 
     bad = tmp_path / "broken.py"
     bad.write_text("def f(:\n")

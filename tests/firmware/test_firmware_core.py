@@ -417,3 +417,22 @@ def test_speaker_buffer_memory_is_the_stated_capacity():
     core = EarbudCore(FakeHal(), speaker_capacity_ms=300)
     assert len(core._speaker._ring) == 300 * 16
     assert isinstance(core._speaker._ring, array)
+
+
+def test_set_quiet_off_while_listening_changes_nothing():
+    hal, core = make()
+    core.set_streaming(True)
+    tick(hal, core, 2)
+    saves = hal.saves
+    core.control_written(control.SetQuiet(False, control.QUIET_SOURCE_HOST).encode())
+    assert messages(core) == [] and hal.saves == saves
+    frame = audio.decode_frame(tick(hal, core, 1)[0])
+    assert not frame.start and frame.seq == 2  # the stream went on
+
+
+def test_non_bytes_writes_do_not_raise():
+    _, core = make()
+    core.control_written(None)
+    core.audio_down_written(None)
+    assert messages(core) == [control.Error(control.ERR_MALFORMED, 0)]
+    assert core.stats["audio_frames_malformed"] == 1

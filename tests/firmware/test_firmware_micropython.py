@@ -2,10 +2,8 @@
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -46,10 +44,10 @@ def _read_frames(path):
 
 
 @pytest.fixture(scope="module")
-def micropython_run(micropython_exe, x64_build, tmp_path_factory):
+def micropython_run(micropython_exe, host_mpy_build, tmp_path_factory):
     """All checks, from .mpy (as on the board), in a 128 KB heap."""
     outdir = tmp_path_factory.mktemp("mp_out")
-    result = _run_checks(micropython_exe, str(x64_build), outdir, "-X", "heapsize=" + HEAP)
+    result = _run_checks(micropython_exe, str(host_mpy_build), outdir, "-X", "heapsize=" + HEAP)
     return result, outdir
 
 
@@ -80,6 +78,16 @@ def test_micropython_frames_match_cpython_byte_for_byte(micropython_run, tmp_pat
     assert on_micropython == on_cpython
 
 
+def test_micropython_speaker_output_matches_cpython_sample_for_sample(micropython_run, tmp_path):
+    """Reply decoding, jitter buffer, cue synthesis, mixing and volume (viper on MicroPython) agree exactly."""
+    _, outdir = micropython_run
+    mp_checks.check_speaker_output(str(tmp_path))
+    on_micropython = (outdir / "speaker.bin").read_bytes()
+    assert len(on_micropython) == 16 * 640
+    assert any(on_micropython)
+    assert on_micropython == (tmp_path / "speaker.bin").read_bytes()
+
+
 def test_micropython_adpcm_frames_equal_audioop(micropython_run):
     """An independent reference: CPython's audioop.lin2adpcm over the same mic samples, state carried on."""
     _, outdir = micropython_run
@@ -94,15 +102,15 @@ def test_micropython_adpcm_frames_equal_audioop(micropython_run):
         assert decoded.payload == codes, "frame %d differs from audioop" % i
 
 
-def test_core_does_not_fit_a_much_smaller_heap(micropython_exe, x64_build, tmp_path):
+def test_core_does_not_fit_a_much_smaller_heap(micropython_exe, host_mpy_build, tmp_path):
     """The stated heap is a real bound, not a formality: half of it is not enough for core + protocol."""
-    result = _run_checks(micropython_exe, str(x64_build), tmp_path, "-X", "heapsize=64k")
+    result = _run_checks(micropython_exe, str(host_mpy_build), tmp_path, "-X", "heapsize=64k")
     assert "MemoryError" in result.stdout + result.stderr
 
 
-def test_cost_measurement_runs(micropython_exe, x64_build):
+def test_cost_measurement_runs(micropython_exe, host_mpy_build):
     """The README's per-frame numbers come from tools/measure_cost.py; keep it working."""
-    env = dict(os.environ, MICROPYPATH=str(x64_build))
+    env = dict(os.environ, MICROPYPATH=str(host_mpy_build))
     result = subprocess.run([micropython_exe, "-m", "measure_cost"], env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

@@ -102,7 +102,7 @@ class Sim:
     def earbud(self, radio: str, name: str = "Earpiece-Test", passkey: int = 246810, mic: Path | None = None,
                state_dir: Path | None = None, stats: Path | None = None) -> tuple[Process, str]:
         args = [PYTHON, "-m", "device_sim.cli", "earbud", "--radio", radio, "--name", name, "--passkey", str(passkey),
-                "--state-dir", str(state_dir or self.home / "earbud" / name)]
+                "--state-dir", str(state_dir or self.home / "earbuds" / f"{name}-{len(self.processes)}")]
         if mic is not None:
             args += ["--mic", str(mic)]
         if stats is not None:

@@ -64,3 +64,35 @@ def test_link_reconnects_unattended_after_forced_disconnects(sim, env, tmp_path)
     assert stats["receiver"]["streams"] >= 2, stats
     frames = load_frames(tmp_path / "f.json")
     assert len(frames) >= 150, stats
+
+
+def test_link_comes_back_when_the_earbud_returns(sim, env, tmp_path):
+    """The earbud is switched off for a while (its state kept), then on again: the link resumes by itself."""
+    import json
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    write_test_wav(tmp_path / "mic.wav")
+    radio = sim.radio()
+    env["EARPIECE_ADAPTER"] = f"sim:{radio}"
+    state = tmp_path / "earbud-state"
+    earbud, address = sim.earbud(radio, passkey=PASSKEY, mic=tmp_path / "mic.wav", state_dir=state)
+    assert earpiece(env, "pair", address, "--passkey", str(PASSKEY)).returncode == 0
+    probe = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("host_probe.py")), "collect", address, "--seconds", "9"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(4)
+        earbud.stop()
+        time.sleep(2)
+        sim.earbud(radio, passkey=PASSKEY, mic=tmp_path / "mic.wav", state_dir=state)
+        out, err = probe.communicate(timeout=60)
+    finally:
+        probe.kill()
+    assert probe.returncode == 0, err[-2000:]
+    stats = json.loads(out.strip().splitlines()[-1])["stats"]
+    assert stats["disconnects"] >= 1 and stats["connects"] >= 2, stats
+    assert stats["receiver"]["streams"] >= 2, stats  # audio flowed again after the return

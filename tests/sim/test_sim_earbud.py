@@ -15,7 +15,7 @@ from protocol import gatt as layout
 from protocol.receiver import AudioReceiver
 from tests.sim.central import TestCentral, characteristic, run
 from tests.sim.procs import start_earbud
-from tests.sim.wavs import rms
+from tests.sim.wavs import rms, write_tone_wav
 
 NAME = "EP-Test"  # short enough to advertise complete beside flags + 128-bit UUID
 
@@ -190,9 +190,10 @@ def test_wrong_passkey_fails_and_a_retry_succeeds(radio, tmp_path: Path) -> None
                 central.passkey_source = lambda: (bud.wait_for_passkey(start=start) + 1) % 1_000_000
                 with pytest.raises(Exception):
                     await connection.pair()
-                with pytest.raises(att.ATT_Error):
-                    await characteristic(peer, layout.STATUS_UUID).read_value()
-                # Still in pairing mode: the user types it again, right this time.
+                assert not connection.is_encrypted
+                # The earbud drops the link after a failed pairing but stays in pairing mode: reconnect, retype.
+                await _wait_for(lambda: connection.handle not in central.device.connections)
+                connection, peer = await central.connect(bud.address)
                 await _pair(central, bud, connection)
                 status = control.decode_messages(await characteristic(peer, layout.STATUS_UUID).read_value())[0]
                 assert isinstance(status, control.Status) and not status.pairing
@@ -213,7 +214,7 @@ def test_pairing_refused_outside_pairing_mode(radio, tmp_path: Path) -> None:
         async def stranger() -> None:
             async with TestCentral(radio.transport_spec, address="E0:00:00:00:00:03") as central:
                 connection, _ = await central.connect(bud.address)
-                central.passkey_source = lambda: 0
+                central.passkey_source = lambda: 123456  # a guess: the earbud is not even asking
                 with pytest.raises(Exception):
                     await connection.pair()
 
@@ -249,5 +250,61 @@ def test_quiet_switch_stops_audio_notifications(radio, tmp_path: Path, tone_wav:
                 await _wait_for(lambda: len(sink.values) >= count + 10)
 
         run(body())
-        stats = bud.read_stats()
-        assert stats["quiet"] is False and stats["quiet_frames_suppressed"] > 0
+    stats = bud.read_stats()  # written a last time when the earbud stops
+    assert stats["quiet"] is False and stats["quiet_frames_suppressed"] > 0
+    assert stats["audio_frames_sent"] >= 20
+
+
+def test_audio_down_plays_into_the_speaker_file_and_console_controls(radio, tmp_path: Path) -> None:
+    speaker = tmp_path / "speaker.wav"
+    with start_earbud(radio, NAME, state_dir=tmp_path / "bud", speaker=speaker, passkey=112233) as bud:
+        async def body() -> None:
+            async with TestCentral(radio.transport_spec) as central:
+                connection, peer = await central.connect(bud.address)
+                central.passkey_source = lambda: 112233
+                await connection.pair()
+                await asyncio.sleep(1.5)  # let the spoken passkey finish, so only the reply is loud below
+                mark = _wav_frames(speaker)
+                # A one-second 1 kHz reply, paced like the host paces it.
+                tone = write_tone_wav(tmp_path / "reply.wav", seconds=1.0, rate=16000, channels=1, freq=1000)
+                import wave
+
+                with wave.open(str(tone), "rb") as wav:
+                    pcm = wav.readframes(wav.getnframes())
+                encoder = audio.FrameEncoder()
+                frames = encoder.encode(pcm) + encoder.flush()
+                down = characteristic(peer, layout.AUDIO_DOWN_UUID)
+                for frame in frames:
+                    await down.write_value(frame, with_response=False)
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.5)
+                played = _wav_pcm(speaker)[2 * mark:]
+                assert rms(played) > 3000  # the reply reached the wearer's ear (volume 80 %)
+
+                # Console: battery level shows on the Battery service; a long press re-enters pairing mode.
+                bud.send("battery 42")
+                level = characteristic(peer, layout.BATTERY_LEVEL_UUID)
+                deadline = asyncio.get_running_loop().time() + 3
+                while (await level.read_value()) != bytes([42]):
+                    assert asyncio.get_running_loop().time() < deadline, "battery level never showed 42"
+                    await asyncio.sleep(0.2)
+                bud.send("long")
+                bud.wait_for_line(r"pairing mode")
+                status = control.decode_messages(await characteristic(peer, layout.STATUS_UUID).read_value())[0]
+                assert status.pairing
+
+        run(body())
+    stats = bud.read_stats()
+    assert stats["audio_frames_received"] == 51 and stats["audio_frames_malformed"] == 0
+    assert stats["battery"] == 42 and stats["pairing_mode"] is True
+
+
+def _wav_pcm(path: Path) -> bytes:
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        return wav.readframes(wav.getnframes())
+
+
+def _wav_frames(path: Path) -> int:
+    return len(_wav_pcm(path)) // 2

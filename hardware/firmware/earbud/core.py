@@ -25,7 +25,6 @@ DEFAULT_VOLUME = 80
 MIC_BLOCK_SAMPLES = 320  # 20 ms, one ADPCM frame or four PCM16 frames per read
 MIC_MAX_BLOCKS_PER_TICK = 4  # catch up after a late tick, but never spin on a runaway mic
 MAX_PENDING_NOTIFICATIONS = 32  # messages; a stalled link cannot grow RAM without bound
-STATE_KEYS = ("quiet", "quiet_source", "volume")
 
 _TICKS_PERIOD = 1 << 30  # MicroPython's time.ticks_ms wraps here; unbounded clocks work too
 
@@ -141,21 +140,23 @@ class EarbudCore:
             pass
 
     def _set_quiet(self, quiet, source):
+        """Enter or leave quiet; returns True if anything changed (then: persisted, STATUS queued)."""
         quiet = bool(quiet)
-        changed = quiet != self._quiet or (quiet and source != self._quiet_source)
+        if quiet == self._quiet and (not quiet or source == self._quiet_source):
+            return False  # e.g. SET_QUIET(0) while listening: the stream goes on untouched
+        entering = quiet and not self._quiet
         self._quiet = quiet
         self._quiet_source = source  # who changed it last, also when leaving quiet
-        if quiet:
+        if entering:
             # drop audio captured before quiet began: nothing recorded is sent after the user asked for quiet
             self._encoder = audio.FrameEncoder(self._codec, self._encoder.seq)
-        else:
+        elif not quiet:
             self._encoder.restart()  # the next frame starts a new stream (START)
         self._update_mic()
         self._update_led()
-        if changed:
-            self._save_state()
-            self._queue_status()
-        return changed
+        self._save_state()
+        self._queue_status()
+        return True
 
     def _update_mic(self):
         want = self._connected and self._streaming and not self._quiet
@@ -209,7 +210,11 @@ class EarbudCore:
 
     def control_written(self, data):
         """One write to the control characteristic: one or more messages. Answers go to take_notifications()."""
-        data = bytes(data)
+        try:
+            data = bytes(data)
+        except Exception:  # not bytes at all: a glue bug, answered like any malformed write
+            self._queue_error(control.ERR_MALFORMED, 0)
+            return
         position = 0
         size = len(data)
         while position < size:
@@ -223,6 +228,8 @@ class EarbudCore:
             except ProtocolError as error:
                 unknown = error.code == "UNKNOWN_TYPE"
                 self._queue_error(control.ERR_UNSUPPORTED if unknown else control.ERR_MALFORMED, kind)
+            except Exception:  # the decoder promises ProtocolError only; a bug there must not stop the earbud
+                self._queue_error(control.ERR_MALFORMED, kind)
             else:
                 for message in messages:
                     self.stats["control_messages"] += 1
@@ -291,10 +298,12 @@ class EarbudCore:
         """The next n_samples PCM16LE samples for the amp: reply audio plus local sounds, volume applied."""
         out = array("h", bytes(2 * n_samples))
         had_audio = self._speaker.count > 0
-        self._speaker.read_into(out, n_samples)
+        got = self._speaker.read_into(out, n_samples)
         self.stats["speaker_underruns"] = self._speaker.underruns
         if self._player.busy:
             self._player.mix_into(out, n_samples)
+        elif not got:
+            return bytes(out)  # silence: skip the volume loop (the idle earbud pulls silence 50 times a second)
         if self._volume < 100:
             pcm.scale(out, n_samples, (self._volume * 256) // 100)
         if had_audio and self._speaker.count == 0:

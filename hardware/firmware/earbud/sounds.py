@@ -11,12 +11,13 @@ from protocol import control
 from protocol._mp import micropython
 
 from earbud import pcm
+from earbud.pcm import ptr16, ptr32  # noqa: F401 -- viper annotation stand-ins for CPython
 
 SAMPLE_RATE = 16000
 _TABLE_BITS = 8
 _TABLE_SIZE = 1 << _TABLE_BITS
 _SINE = array("h", [int(math.sin(2 * math.pi * i / _TABLE_SIZE) * 32767) for i in range(_TABLE_SIZE)])
-_FADE = 80  # samples (5 ms) of fade-in/out so notes start and stop without a click
+_FADE = 64  # samples (4 ms) of fade-in/out so notes start and stop without a click (a shift in the loop)
 TONE_AMPLITUDE = 9000  # about -11 dBFS: clearly audible in an earbud, well below a reply's peaks
 
 # Each cue is a short phrase of (frequency Hz, duration ms); 0 Hz is a rest. Rising = on, falling = off.
@@ -40,24 +41,41 @@ def digit_tone_hz(digit):
     return 400 + 120 * digit
 
 
-@micropython.native
-def _sine_into(out, start, n, phase, step, amplitude, fade_in_left, fade_out_from, position):
-    # phase/step are 16.16 fixed point indexes into the sine table
+# tone state, an array('i') so the viper loop can update it in place: phase (16.16 fixed point into the sine
+# table, kept to 24 bits), step per sample, amplitude (Q15), first sample of the fade-out, samples played
+_PHASE, _STEP, _AMPLITUDE, _FADE_OUT_FROM, _POSITION = 0, 1, 2, 3, 4
+
+
+@micropython.viper
+def _sine_into(out: ptr16, start: int, n: int, state: ptr32):
+    table = ptr16(_SINE)
+    phase = state[0]
+    step = state[1]
+    amplitude = state[2]
+    fade_out_from = state[3]
+    position = state[4]
     for i in range(n):
-        v = (_SINE[(phase >> 16) & 255] * amplitude) >> 15
+        v = int(table[(phase >> 16) & 255])
+        if v > 32767:
+            v -= 65536
+        v = (v * amplitude) >> 15
         p = position + i
-        if p < fade_in_left:
-            v = v * p // _FADE
+        if p < 64:  # _FADE samples of fade-in
+            v = (v * p) >> 6
         elif p >= fade_out_from:
-            v = v * (fade_out_from + _FADE - p) // _FADE
-        s = out[start + i] + v
+            v = (v * (fade_out_from + 64 - p)) >> 6
+        s = int(out[start + i])
+        if s > 32767:
+            s -= 65536
+        s += v
         if s > 32767:
             s = 32767
         elif s < -32768:
             s = -32768
         out[start + i] = s
-        phase += step
-    return phase
+        phase = (phase + step) & 0xFFFFFF
+    state[0] = phase
+    state[4] = position + n
 
 
 class Tone:
@@ -67,16 +85,15 @@ class Tone:
         self.hz = hz
         self.total = ms * SAMPLE_RATE // 1000
         self.position = 0
-        self._phase = 0
-        self._step = (hz * _TABLE_SIZE * 65536) // SAMPLE_RATE
-        self._amplitude = amplitude
+        step = (hz * _TABLE_SIZE * 65536) // SAMPLE_RATE
+        self._state = array("i", [0, step, amplitude, self.total - _FADE, 0])
 
     def mix_into(self, out, start, n, hal):
         n = min(n, self.total - self.position)
         if n > 0 and self.hz:
-            self._phase = _sine_into(out, start, n, self._phase, self._step, self._amplitude,
-                                     _FADE, self.total - _FADE, self.position)
-        self.position += n
+            self._state[_POSITION] = self.position
+            _sine_into(out, start, n, self._state)
+        self.position += max(n, 0)
         return n
 
     @property

@@ -4,12 +4,16 @@ Run from the repository root (python build.py compiles the .mpy it uses; plain s
   MICROPYPATH=hardware/firmware:tests/firmware:. .venv/bin/micropython hardware/firmware/tools/measure_cost.py
 Prints one line per measurement: microseconds per 20 ms frame, median of several runs.
 """
+import gc
 import time
 
-from protocol import adpcm, audio
+gc.collect()
+_HEAP_AT_START = gc.mem_alloc()
 
-from earbud.core import EarbudCore
-from earbud_fakes import FakeHal, ramp_pcm
+from protocol import adpcm, audio, control, receiver  # noqa: E402,F401 -- everything the core imports
+
+from earbud.core import EarbudCore  # noqa: E402
+from earbud_fakes import FakeHal, ramp_pcm  # noqa: E402
 
 FRAMES = 200
 RUNS = 5
@@ -25,7 +29,19 @@ def _median_us_per_frame(job):
     return results[len(results) // 2]
 
 
+def heap_report():
+    gc.collect()
+    modules = gc.mem_alloc() - _HEAP_AT_START
+    core = EarbudCore(FakeHal())
+    core.connected()
+    gc.collect()
+    instance = gc.mem_alloc() - _HEAP_AT_START - modules
+    print("%-52s %8d bytes" % ("heap: protocol + earbud + fakes modules", modules))
+    print("%-52s %8d bytes" % ("heap: one EarbudCore (600 ms speaker ring)", instance))
+
+
 def main():
+    heap_report()
     pcm = ramp_pcm(320)
 
     def encode_only():

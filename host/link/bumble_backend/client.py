@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 from bleak.args import SizedBuffer
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -30,8 +31,7 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolErr
 from bumble import att, hci
 from bumble.core import BaseBumbleError, PhysicalTransport
 from bumble.device import Connection
-from bumble.gatt import GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR
-from bumble.gatt_client import CharacteristicProxy, DescriptorProxy
+from bumble.gatt_client import CharacteristicProxy
 
 from host.link.bumble_backend.stack import BumbleStack, PasskeyProvider, acquire_stack, delete_bond, release_stack
 from host.link.bumble_backend.uuids import to_bleak
@@ -149,10 +149,9 @@ class BumbleBleakClient(BaseBleakClient):
         assert self._stack is not None and self._stack.device is not None
         device = self._stack.device
         self._disconnect_requested = False
-        try:
-            connection = await device.connect(self._peer, transport=PhysicalTransport.LE, timeout=None)
-        except (hci.HCI_Error, BaseBumbleError) as error:
-            raise BleakError(f"connection to {self.address} failed: {error}") from error
+        started = time.monotonic()
+        connection = await self._create_connection(device)
+        logger.debug("%s: connected in %.3f s", self.address, time.monotonic() - started)
         self._connection = connection
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
         self._stack.lost_callbacks.add(self._on_transport_lost)
@@ -167,9 +166,41 @@ class BumbleBleakClient(BaseBleakClient):
                 ) from error
         elif pair:
             await self.pair()
+        logger.debug("%s: secured at %.3f s", self.address, time.monotonic() - started)
 
         await connection.gatt_client.request_mtu(REQUESTED_MTU)
         self.services = await self._discover_services()
+        logger.debug("%s: services discovered at %.3f s", self.address, time.monotonic() - started)
+
+    async def _create_connection(self, device) -> Connection:
+        assert self._stack is not None
+        stack = self._stack
+        peer = str(self._peer)
+        async with stack.connect_lock:
+            connection = stack.claim(peer)
+            if connection is not None:
+                return connection  # an earlier attempt's connection completed after it gave up
+            try:
+                connection = await device.connect(self._peer, transport=PhysicalTransport.LE, timeout=None)
+            except hci.HCI_Error as error:
+                if error.error_code != hci.HCI_COMMAND_DISALLOWED_ERROR:
+                    raise BleakError(f"connection to {self.address} failed: {error}") from error
+                # The controller still holds an abandoned attempt (its cancel was ignored): when that one
+                # completes, it is ours if it is to our peer. Our caller's timeout bounds the wait.
+                logger.debug("%s: controller busy with an earlier attempt; waiting for it", self.address)
+                return await stack.wait_for_connection(peer)
+            except asyncio.CancelledError:
+                # Abandoned (timeout): ask the controller to stop trying, so the next attempt can start.
+                if stack.device is not None:
+                    try:
+                        await asyncio.shield(stack.device.send_command(hci.HCI_LE_Create_Connection_Cancel_Command()))
+                    except Exception as error:  # nothing pending any more, or the transport is gone
+                        logger.debug("connection cancel: %s", error)
+                raise
+            except BaseBumbleError as error:
+                raise BleakError(f"connection to {self.address} failed: {error}") from error
+            stack.claim(peer)
+            return connection
 
     async def _bond_keys(self):
         assert self._stack is not None and self._stack.device is not None

@@ -115,6 +115,7 @@ class BumbleBleakScanner(BaseBleakScanner):
         self._stack = await acquire_stack(self._transport_spec)
         assert self._stack.device is not None
         self._stack.device.on("advertisement", self._on_advertisement)
+        self._stack.scanners += 1
         if not self._stack.device.scanning:
             await self._stack.device.start_scanning(active=self._active, filter_duplicates=False)
 
@@ -122,10 +123,11 @@ class BumbleBleakScanner(BaseBleakScanner):
         stack, self._stack = self._stack, None
         if stack is None:
             return
+        stack.scanners -= 1
         try:
             if stack.device is not None:
                 stack.device.remove_listener("advertisement", self._on_advertisement)
-                if stack.device.scanning:
+                if stack.scanners == 0 and stack.device.scanning:  # other scanners on this adapter keep it on
                     await stack.device.stop_scanning()
         finally:
             await release_stack(stack)

@@ -74,6 +74,15 @@ class BumbleStack:
         self.passkey_providers: dict[int, PasskeyProvider] = {}
         # Called when the transport dies (each client marks itself disconnected).
         self.lost_callbacks: set[Callable[[], None]] = set()
+        # Scanners running on this device: scanning stops when the last one stops.
+        self.scanners = 0
+        # A controller has one pending LE connection at a time: clients take turns.
+        self.connect_lock = asyncio.Lock()
+        # Central connections no client has taken yet, by peer address: normally claimed at once by the client
+        # that asked, but a connection that completes after its client gave up (a controller that ignored the
+        # cancel, as the virtual one does) waits here for the next client of that peer instead of leaking.
+        self._unclaimed: dict[str, Connection] = {}
+        self._arrivals = asyncio.Condition()
 
     async def open(self) -> None:
         identity = load_or_create_identity()
@@ -94,10 +103,41 @@ class BumbleStack:
         # the controller's public address, which differs between dongles and virtual controllers).
         device.keystore = JsonKeyStore(namespace=identity.address, filename=str(bonds_file()))
         device.pairing_config_factory = self._pairing_config
+        device.on(device.EVENT_CONNECTION, self._on_connection)
         await device.power_on()
         self.device = device
         # The transport dying (radio gone, dongle unplugged) must end our connections, not hang them.
         self._transport.source.terminated.add_done_callback(lambda _: self._on_transport_lost())
+
+    def _on_connection(self, connection: Connection) -> None:
+        if connection.role != hci.Role.CENTRAL:
+            return
+        key = str(connection.peer_address)
+        self._unclaimed[key] = connection
+
+        def gone(*_: object) -> None:
+            if self._unclaimed.get(key) is connection:
+                del self._unclaimed[key]
+
+        connection.on(connection.EVENT_DISCONNECTION, gone)
+
+        async def announce() -> None:
+            async with self._arrivals:
+                self._arrivals.notify_all()
+
+        asyncio.get_running_loop().create_task(announce())
+
+    def claim(self, peer: str) -> Connection | None:
+        """Take the connection to `peer` that nobody has claimed yet, if there is one."""
+        return self._unclaimed.pop(peer, None)
+
+    async def wait_for_connection(self, peer: str) -> Connection:
+        """Wait until a connection to `peer` arrives (one an earlier attempt left pending)."""
+        async with self._arrivals:
+            await self._arrivals.wait_for(lambda: peer in self._unclaimed)
+        connection = self.claim(peer)
+        assert connection is not None
+        return connection
 
     def _on_transport_lost(self) -> None:
         if self.device is None:

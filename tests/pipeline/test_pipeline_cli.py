@@ -1,0 +1,70 @@
+"""`earpiece detect` and `earpiece transcribe` on WAV files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from host.cli import main
+
+
+@pytest.fixture
+def command_wav(tmp_path, speech_wav):
+    """"Hey Jarvis, set a timer for five minutes." at 44.1 kHz stereo, so the CLI has to convert it."""
+    source = speech_wav("Hey Jarvis, set a timer for five minutes.")
+    target = tmp_path / "command.wav"
+    subprocess.run(["sox", str(source), "-r", "44100", "-c", "2", str(target), "pad", "1", "1"], check=True)
+    return target
+
+
+def test_detect_reports_wake_events_with_time_and_score(use_models, command_wav, capsys):
+    assert main(["detect", str(command_wav), "--json"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    result = json.loads(line)
+    [event] = result["detections"]
+    assert result["model"] == "hey_jarvis_v0.1" and event["score"] >= 0.5
+    assert 1.0 < event["time_s"] < 2.6
+    assert main(["detect", str(command_wav), "--model", "alexa", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["detections"] == []
+
+
+def test_transcribe_writes_each_utterance(use_models, command_wav, capsys):
+    assert main(["transcribe", str(command_wav), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    [utterance] = result["utterances"]
+    assert result["engine"] == "whisper"
+    assert "timer for five minutes" in utterance["text"].lower() or "timer for 5 minutes" in utterance["text"].lower()
+    assert 0.8 < utterance["start_s"] < 1.3
+    assert main(["transcribe", str(command_wav)]) == 0
+    assert "timer" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    (b"RIFF\x00\x00\x00\x00WAVEjunk", "not a PCM WAV file"),
+])
+def test_bad_input_is_a_one_line_error(use_models, tmp_path, capsys, content, message):
+    path = tmp_path / "bad.wav"
+    if content is not None:
+        path.write_bytes(content)
+    for command in ("detect", "transcribe"):
+        assert main([command, str(path)]) == 1
+        captured = capsys.readouterr()
+        [line] = captured.err.splitlines()
+        assert captured.out == "" and message in line
+
+
+def test_float_wav_is_refused_with_a_conversion_hint(use_models, tmp_path, capsys, speech_wav):
+    path = tmp_path / "float.wav"
+    subprocess.run(["sox", str(speech_wav("Hey Jarvis")), "-e", "floating-point", "-b", "32", str(path)], check=True)
+    assert main(["transcribe", str(path)]) == 1
+    assert "sox" in capsys.readouterr().err
+
+
+def test_a_broken_config_is_reported_before_any_model_loads(use_models, capsys, isolated_home, command_wav):
+    (isolated_home / "config").mkdir(parents=True)
+    (isolated_home / "config" / "config.toml").write_text("[asr]\nengine = 'cloud'\n")
+    assert main(["transcribe", str(command_wav)]) == 1
+    assert "asr.engine must be one of auto, vosk, whisper" in capsys.readouterr().err
