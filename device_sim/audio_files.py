@@ -59,17 +59,19 @@ class WavSink:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._wav = wave.open(str(self.path), "wb")
+        self._file = open(self.path, "wb")  # opened here: wave.open(path) leaves a broken object on failure
+        self._wav = wave.open(self._file, "wb")
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
         self._wav.setframerate(SAMPLE_RATE)
 
     def write(self, pcm: bytes) -> None:
         self._wav.writeframes(pcm)
-        self._wav._file.flush()  # type: ignore[attr-defined]  # so readers see it now
+        self._file.flush()  # readers see it now
 
     def close(self) -> None:
         self._wav.close()
+        self._file.close()
 
 
 def speak_digit_clips(cache_dir: Path) -> dict[str, bytes]:

@@ -45,6 +45,13 @@ the host sends is written to --speaker. The first boot without bonds is in pairi
 """
 
 
+def _radio_address(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:7420")
+    return text
+
+
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -73,7 +80,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     earbud = commands.add_parser("earbud", help="run a simulated earbud on the radio", description=EARBUD_HELP,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    earbud.add_argument("--radio", required=True, metavar="HOST:PORT", help="the radio's address, e.g. 127.0.0.1:7420")
+    earbud.add_argument("--radio", required=True, metavar="HOST:PORT", type=_radio_address, help="the radio's address, e.g. 127.0.0.1:7420")
     earbud.add_argument("--name", required=True, help="advertised name, e.g. Earpiece-Sim")
     earbud.add_argument("--mic", nargs="+", type=Path, default=[], metavar="WAV",
                         help="PCM WAV files the mic hears, in order, looped (any rate/channels; resampled to 16 kHz)")

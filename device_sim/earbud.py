@@ -32,6 +32,7 @@ from device_sim.earbud_gatt import EarbudGatt
 from device_sim.sim_hal import SimHal  # also makes `earbud` importable
 from earbud.core import EarbudCore
 from protocol import control
+from protocol.audio import FLAG_START
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +96,21 @@ def advertising_data(name: str) -> bytes:
     return bytes(AdvertisingData(fixed + [name_field]))
 
 
+def parse_static_address(text: str) -> hci.Address:
+    """A random static address from "C0:11:22:33:44:55"; EarbudError saying what is wrong otherwise."""
+    try:
+        address = hci.Address(text, hci.Address.RANDOM_DEVICE_ADDRESS)
+    except (ValueError, TypeError) as error:
+        raise EarbudError(f"--address {text!r} is not a Bluetooth address like C0:11:22:33:44:55") from error
+    if not address.is_static:
+        raise EarbudError(f"--address {text} is not a random static address (its first byte must be C0..FF)")
+    return address
+
+
 def _load_or_make_address(state_dir: Path, given: str | None) -> hci.Address:
     path = state_dir / "address.txt"
     if given:
-        address = hci.Address(given, hci.Address.RANDOM_DEVICE_ADDRESS)
-        if not address.is_static:
-            raise EarbudError(f"--address {given} is not a random static address (its first byte must be C0..FF)")
+        address = parse_static_address(given)
     else:
         try:
             address = hci.Address(path.read_text(encoding="utf-8").strip(), hci.Address.RANDOM_DEVICE_ADDRESS)
@@ -144,6 +154,7 @@ class SimulatedEarbud:
         self.counters = collections.Counter[str]()
         self.connection: Connection | None = None
         self._audio_backlog: collections.deque[bytes] = collections.deque()
+        self.speaker_stream_starts: collections.deque[float] = collections.deque(maxlen=64)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.speaker: WavSink | None = None
@@ -159,6 +170,16 @@ class SimulatedEarbud:
             raise EarbudError(str(error)) from error
         if options.passkey is not None and not 0 <= options.passkey <= 999_999:
             raise EarbudError("--passkey must be 0..999999 (six digits)")
+        if options.address:
+            parse_static_address(options.address)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            address = _load_or_make_address(self.state_dir, options.address)
+            if options.speaker is not None:
+                self.speaker = WavSink(options.speaker)
+        except OSError as error:
+            raise EarbudError(f"cannot write {error.filename or self.state_dir} ({error.strerror}); "
+                              "pick a writable --state-dir / --speaker") from error
         try:
             self.transport = await open_transport(f"tcp-client:{options.radio}")
         except OSError as error:
@@ -166,13 +187,9 @@ class SimulatedEarbud:
                 f"cannot reach the radio at {options.radio} ({error.strerror or error}); "
                 "start it with `earpiece-sim radio` and pass its address with --radio"
             ) from error
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        address = _load_or_make_address(self.state_dir, options.address)
         clips = await asyncio.to_thread(speak_digit_clips, self.state_dir / "clips")
-        self.hal = SimHal(playlist, self.state_dir / "core_state.json", clips)
+        self.hal = SimHal(playlist, self.state_dir / "core_state.json", clips, board_file=self.state_dir / "board.json")
         self.core = EarbudCore(self.hal, firmware_version=__version__, model=MODEL)
-        if options.speaker is not None:
-            self.speaker = WavSink(options.speaker)
 
         device = Device.with_hci(options.name, address, self.transport.source, self.transport.sink)
         self.device = device
@@ -220,7 +237,6 @@ class SimulatedEarbud:
         if radio_lost.done():
             await self.close()
             raise EarbudError(f"lost the radio at {self.options.radio}; restart `earpiece-sim radio` and this earbud")
-        radio_lost.cancel()
         await self.close()
 
     def stop(self) -> None:
@@ -229,6 +245,7 @@ class SimulatedEarbud:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        self.hal.save_board()
         self._write_stats()
         if self.speaker is not None:
             self.speaker.close()
@@ -303,6 +320,9 @@ class SimulatedEarbud:
         asyncio.get_running_loop().create_task(self._send_status_notifications())  # answer now, not next tick
 
     def _on_audio_down(self, connection: Connection, data: bytes) -> None:
+        if len(data) > 1 and data[1] & FLAG_START:
+            # When each reply stream began arriving (wall clock), so tools can measure turn latency end to end.
+            self.speaker_stream_starts.append(round(time.time(), 4))
         self.core.audio_down_written(data)
 
     # -- the 20 ms tick ---------------------------------------------------------------------------------
@@ -383,6 +403,7 @@ class SimulatedEarbud:
 
     def set_quiet_switch(self, quiet: bool) -> None:
         self.hal.switch_quiet = quiet
+        self.hal.save_board()
         self.core.switch_changed(quiet)
         if quiet:
             self._audio_backlog.clear()  # privacy: audio still queued does not leave once the switch is on
@@ -392,6 +413,7 @@ class SimulatedEarbud:
 
     def set_battery(self, percent: int) -> None:
         self.hal.battery = float(percent)
+        self.hal.save_board()
 
     def status(self) -> dict:
         stats = dict(self.core.stats)
@@ -411,6 +433,8 @@ class SimulatedEarbud:
                 "led": self.hal.led_mode,
                 "speaker_buffered_ms": self.core.speaker_buffered_ms,
                 "mic_overruns": self.hal.mic_overruns,
+                "mic_started_at": self.hal.world_started_at,
+                "speaker_stream_starts": list(self.speaker_stream_starts),
                 "att_refused": self.gatt.refused,
                 "audio_frames_sent": 0,
                 "audio_frames_dropped": 0,

@@ -9,7 +9,7 @@ sets, so we check the bond's `keys.ltk.authenticated` ourselves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from bumble import att, gatt

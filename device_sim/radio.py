@@ -66,6 +66,15 @@ class RadioController(Controller):
                 supervision_timeout=SUPERVISION_TIMEOUT_10MS,
                 central_clock_accuracy=packet.central_clock_accuracy,
             )
+        elif isinstance(packet, hci.HCI_LE_Connection_Update_Complete_Event):
+            # The air runs the radio's interval whatever a host asks for: say so rather than agree.
+            packet = hci.HCI_LE_Connection_Update_Complete_Event(
+                status=packet.status,
+                connection_handle=packet.connection_handle,
+                connection_interval=round(self.air.settings.interval_ms / 1.25),
+                peripheral_latency=packet.peripheral_latency,
+                supervision_timeout=packet.supervision_timeout,
+            )
         super().send_hci_packet(packet)
 
     def on_le_disconnected(self, connection: Connection, reason: int) -> None:

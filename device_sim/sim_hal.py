@@ -27,17 +27,22 @@ DRAIN_PERCENT_PER_S = 100 / (5 * 3600)
 
 class SimHal(Hal):
     def __init__(self, playlist: list[bytes], state_file: Path, clips: dict[str, bytes] | None = None,
-                 battery: float = 100.0) -> None:
+                 board_file: Path | None = None) -> None:
         self._world = b"".join(playlist)  # PCM16LE 16 kHz: the files in order, looped
         self._state_file = state_file
+        self._board_file = board_file
         self._clips = clips or {}
-        self.battery = battery
+        board = _read_json(board_file) if board_file else {}
+        # A slide switch stays where it was left, and a battery keeps its charge, across a reboot.
+        self.switch_quiet = board.get("switch_quiet") is True
+        battery = board.get("battery", 100.0)
+        self.battery = float(battery) if isinstance(battery, (int, float)) and 0 <= battery <= 100 else 100.0
         self.is_charging = False
-        self.switch_quiet = False
         self.led_mode = "off"
         self.mic_on = False
         self.mic_overruns = 0
         self._world_start: float | None = None  # when the playlist began playing, None until streaming
+        self.world_started_at: float | None = None  # the same moment in wall-clock time, for latency measurements
         self._cursor = 0  # samples of the world timeline read so far
         self._last_drain = time.monotonic()
 
@@ -68,6 +73,7 @@ class SimHal(Hal):
     def mic_start(self) -> None:
         if self._world_start is None:
             self._world_start = time.monotonic()
+            self.world_started_at = time.time()
         self._cursor = self._world_position()  # a mic just powered up has captured nothing yet
         self.mic_on = True
 
@@ -109,17 +115,30 @@ class SimHal(Hal):
         return int(time.monotonic() * 1000)
 
     def load_state(self) -> dict:
-        try:
-            state = json.loads(self._state_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return state if isinstance(state, dict) else {}
+        return _read_json(self._state_file)
 
     def save_state(self, d: dict) -> None:
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(d, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self._state_file)
+        _write_json(self._state_file, d)
+
+    def save_board(self) -> None:
+        """Persist the switch position and battery charge (the simulator's stand-in for physics)."""
+        if self._board_file is not None:
+            _write_json(self._board_file, {"switch_quiet": self.switch_quiet, "battery": round(self.battery, 2)})
 
     def clip(self, name: str) -> bytes | None:
         return self._clips.get(name)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json(path: Path, d: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(d, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: a crash never leaves half a file

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 from host.control_socket import ControlServer
@@ -25,6 +26,7 @@ from host.pipeline.messages import TurnResult
 from host.quiet import QuietBook
 from host.session import DeviceSession
 from protocol import control
+from protocol.audio import FLAG_START
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class EarbudRunner:
             name=device.name,
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
         )
-        self.first_reply_frame_sent_at: float | None = None
+        self.reply_streams_sent_at: deque[float] = deque(maxlen=64)  # wall time each reply stream began leaving
         self.counters = {"audio_frames_received": 0, "frames_processed": 0, "frames_dropped_quiet": 0}
         self._tasks: list[asyncio.Task] = []
 
@@ -124,8 +126,8 @@ class EarbudRunner:
         self.pacer.end_reply()
 
     async def _send_frame(self, frame: bytes) -> None:
-        if self.first_reply_frame_sent_at is None:
-            self.first_reply_frame_sent_at = time.time()
+        if frame[1] & FLAG_START:
+            self.reply_streams_sent_at.append(time.time())
         await self.link.send_audio_frame(frame)
 
     # --- state ---------------------------------------------------------------------------------------------------

@@ -143,13 +143,17 @@ async def run_demo(
         t = turn.timings
         wake = getattr(turn, "wake", None)
         mic_started = stats.get("mic_started_at")
-        first_down = stats.get("speaker_stream_started_at")
-        sent = runner.first_reply_frame_sent_at
         total_ms = downlink_ms = None
-        if mic_started and first_down:
-            total_ms = (first_down - (mic_started + last_voiced_s)) * 1000
-        if first_down and sent:
-            downlink_ms = (first_down - sent) * 1000
+        if mic_started:
+            spoken_end = mic_started + last_voiced_s
+            # The first reply stream that reached the earbud after the user stopped talking (cues are played by
+            # the earbud itself and never arrive as audio, so this is the reply's speech).
+            first_down = next((t for t in stats.get("speaker_stream_starts", []) if t > spoken_end), None)
+            if first_down:
+                total_ms = (first_down - spoken_end) * 1000
+                sent = [t for t in runner.reply_streams_sent_at if t <= first_down]
+                if sent:
+                    downlink_ms = (first_down - sent[-1]) * 1000
         return DemoResult(
             wake={
                 "detected": turn.trigger == "wake",

@@ -98,9 +98,12 @@ class DeviceSession:
         self._turn_task: asyncio.Task | None = None
         self._speech_tasks: set[asyncio.Task] = set()
         self._timer_tasks: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task] = set()
         self._speak_lock = asyncio.Lock()
         self._playback_end = 0.0  # audio time at which the reply handed over so far ends
+        self._playback_end_wall = 0.0  # the same on the wall clock (in case the mic stream pauses)
         self._deaf_until = 0.0
+        self._deaf_until_wall = 0.0
         self.last_reply: str | None = None
         self.partial_transcript = ""
         self.turns: list[TurnResult] = []
@@ -129,7 +132,12 @@ class DeviceSession:
     def replying(self) -> bool:
         """A turn is being worked out or spoken, or reply audio is still playing on the earbud."""
         return (self._turn_task is not None and not self._turn_task.done()) or bool(self._speech_tasks) \
-            or self.audio_time < self._playback_end
+            or self._still_playing()
+
+    def _still_playing(self) -> bool:
+        # Whichever clock passes the end first wins: the mic's (audio fed faster than real time, in tests and
+        # replays) or the wall's (the mic stream paused while the earbud played).
+        return self.audio_time < self._playback_end and self._clock() < self._playback_end_wall
 
     @property
     def state(self) -> str:
@@ -161,7 +169,7 @@ class DeviceSession:
             for event in self._endpointer.process(pcm):
                 self._on_endpoint_event(event)
             return
-        if self.replying or self.audio_time < self._deaf_until:
+        if self.replying or (self.audio_time < self._deaf_until and self._clock() < self._deaf_until_wall):
             # Our own reply (and its echo) must not wake us or be recognized: the stages hear silence.
             self.stats["audio_ignored_replying"] += 1
             self._wake.process_silence(len(pcm))
@@ -182,6 +190,9 @@ class DeviceSession:
             if message.quiet and not self._quiet:
                 self._endpointer.stop()
                 self._listening_trigger = None
+            elif self._quiet and not message.quiet:
+                # Back from quiet: flush what the wake-word buffers held from before, so it cannot fire on it.
+                self._wake.process_silence(2 * SAMPLE_RATE)
             self._quiet = bool(message.quiet)
         elif isinstance(message, control.Button):
             await self._on_button(message.event)
@@ -247,7 +258,9 @@ class DeviceSession:
             trigger, self._listening_trigger = self._listening_trigger or "wake", None
             self.stats["no_speech"] += 1
             self._record(TurnResult(trigger=trigger, outcome="no_speech"))
-            asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
+            task = asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
+            self._background.add(task)  # a reference, so the task is not collected before it runs
+            task.add_done_callback(self._background.discard)
 
     def _accept(self, pcm: bytes) -> None:
         partial = self._stream.accept(pcm)
@@ -293,6 +306,9 @@ class DeviceSession:
                 except asyncio.CancelledError:
                     if asyncio.current_task().cancelling():
                         raise
+                    prepared = None
+                except Exception:  # noqa: BLE001 — try once more without speculation
+                    log.warning("%s: speculative recognition failed", self.name, exc_info=True)
                     prepared = None
             elif speculation is not None:
                 speculation.task.cancel()
@@ -358,22 +374,38 @@ class DeviceSession:
 
     async def _speak(self, text: str, first_audio: bytes | None = None, timings: TurnTimings | None = None) -> None:
         """Synthesize sentence by sentence and hand each over as soon as it is ready (first audio leaves early)."""
+        tts = self.engines.tts
+        sentences = split_sentences(text) or [text]
         async with self._speak_lock:
-            for index, sentence in enumerate(split_sentences(text) or [text]):
-                if index == 0 and first_audio is not None:
-                    pcm = first_audio
-                else:
-                    pcm = await self.engines.tts.synthesize_async(sentence)
-                await self._play(pcm)
-                if index == 0 and timings is not None:
-                    timings.latency_s = self._clock() - self._last_voice_wall
+            upcoming = None
+            try:
+                for index, sentence in enumerate(sentences):
+                    if upcoming is not None:
+                        pcm = await upcoming
+                    elif index == 0 and first_audio is not None:
+                        pcm = first_audio
+                    else:
+                        pcm = await tts.synthesize_async(sentence)
+                    # Synthesize the next sentence while this one is handed over (the link may pace us).
+                    upcoming = (asyncio.ensure_future(tts.synthesize_async(sentences[index + 1]))
+                                if index + 1 < len(sentences) else None)
+                    await self._play(pcm)
+                    if index == 0 and timings is not None:
+                        timings.latency_s = self._clock() - self._last_voice_wall
+            finally:
+                if upcoming is not None:
+                    upcoming.cancel()
             if timings is not None:
                 timings.total_s = self._clock() - self._last_voice_wall
 
     async def _play(self, pcm: bytes) -> None:
         duration = len(pcm) / 2 / SAMPLE_RATE
-        self._playback_end = max(self._playback_end, self.audio_time) + duration
-        self._deaf_until = self._playback_end + self.config.audio.reply_tail_s
+        tail = self.config.audio.reply_tail_s
+        if not self._still_playing():
+            self._playback_end, self._playback_end_wall = self.audio_time, self._clock()
+        self._playback_end += duration
+        self._playback_end_wall += duration
+        self._deaf_until, self._deaf_until_wall = self._playback_end + tail, self._playback_end_wall + tail
         await self._play_audio(pcm)
 
     async def stop_reply(self) -> None:
@@ -383,8 +415,9 @@ class DeviceSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._playback_end = self.audio_time
-        self._deaf_until = self.audio_time + self.config.audio.reply_tail_s
+        tail = self.config.audio.reply_tail_s
+        self._playback_end, self._playback_end_wall = self.audio_time, self._clock()
+        self._deaf_until, self._deaf_until_wall = self.audio_time + tail, self._clock() + tail
         await self._send(control.StopPlayback())
 
     # ---- plumbing --------------------------------------------------------------------------------------------

@@ -155,7 +155,9 @@ def start_radio(
                         ("--seed", seed)):
         if value is not None:
             args += [flag, str(value)]
-    radio = RadioProcess(args, (log_dir or _log_dir()) / "radio.log")
+    log_dir = log_dir or _log_dir()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    radio = RadioProcess(args, log_dir / "radio.log")
     try:
         match = radio.wait_for_line(r"^radio listening on 127\.0\.0\.1:(\d+)$", START_TIMEOUT_S)
     except TimeoutError:

@@ -99,6 +99,11 @@ def _run(coro):
         raise CliError(f"{error}; nothing was stored. Put the earbud in pairing mode and try again") from error
     except ConnectionError as error:
         raise CliError(f"{error} (check --adapter and that the radio/dongle is there)") from error
+    except OSError as error:  # native: no D-Bus/BlueZ (or the OS's Bluetooth service) to talk to
+        raise CliError(
+            f"the system Bluetooth service is not reachable ({error.strerror or error}); start it, or use "
+            "--adapter usb:N (a dongle driven by Earpiece) or sim:HOST:PORT (the simulator)"
+        ) from error
     except (BleakError, TimeoutError, asyncio.TimeoutError) as error:
         raise CliError(f"Bluetooth error: {error or type(error).__name__}; is the earbud on and in range?") from error
 

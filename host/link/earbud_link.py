@@ -294,25 +294,31 @@ class EarbudLink:
                 await self._drop_client()
                 return
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # close()
+                # A library's stray cancellation (Bumble aborts requests this way on a disconnection): retry.
+                failure: Exception = ConnectionError("connection attempt aborted")
             except Exception as error:  # anything else is worth another try
-                self.stats.connect_failures += 1
-                logger.info("%s: connection failed (%s); retrying in %.1f s", self.name, error, backoff)
+                failure = error
+            else:
+                backoff = self.backoff_initial_s
+                await self._lost.wait()
+                self._set_ready(False)
                 await self._drop_client()
                 if not self.reconnect:
-                    self.error = error
                     self._stopped.set()
                     return
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.backoff_max_s)
                 continue
-            backoff = self.backoff_initial_s
-            await self._lost.wait()
-            self._set_ready(False)
+            self.stats.connect_failures += 1
             await self._drop_client()
             if not self.reconnect:
+                self.error = failure
                 self._stopped.set()
                 return
+            logger.info("%s: connection failed (%s); retrying in %.1f s", self.name, failure, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.backoff_max_s)
 
     async def _connect_and_set_up(self) -> None:
         self._lost.clear()

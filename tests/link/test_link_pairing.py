@@ -113,3 +113,9 @@ def test_unknown_and_ambiguous_devices_are_clear_errors(sim, env, radio):
     assert unknown.returncode != 0 and "earpiece pair" in unknown.stderr
     bad_adapter = earpiece(env, "scan", "--adapter", "bogus")
     assert bad_adapter.returncode != 0 and "unknown adapter" in bad_adapter.stderr
+    no_radio = earpiece(env, "scan", "--adapter", "sim:127.0.0.1:9", "--timeout", "0.5")
+    assert no_radio.returncode != 0 and "cannot open Bluetooth transport" in no_radio.stderr
+    # Native works where the OS has Bluetooth, and fails in one line where it has none (this machine).
+    native = earpiece(env, "scan", "--adapter", "native", "--timeout", "0.5", "--json")
+    assert "Traceback" not in native.stderr
+    assert native.returncode == 0 or "Bluetooth" in native.stderr.splitlines()[-1]

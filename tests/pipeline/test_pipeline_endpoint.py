@@ -67,3 +67,16 @@ def test_a_long_utterance_is_cut_at_the_maximum_length(speech):
 
 def test_nothing_is_reported_when_not_listening(speech):
     assert Endpointer().process(speech("Hello there.")) == []
+
+
+def test_after_a_wake_word_the_pre_roll_starts_at_the_pause_before_the_request(speech):
+    """The wake word itself must not reach the recognizer, but a request spoken right after it must be whole."""
+    wake, request = speech("Hey Jarvis"), speech("Seven apples.")
+    endpointer = Endpointer(pre_roll_s=0.5)
+    endpointer.process(silence(1.0) + wake + silence(0.09))  # listening starts in the short pause after it
+    endpointer.start(pre_roll_s=0.5, cut_at_pause=True)
+    end = events_of(endpointer, request + silence(1.0))[-1]
+    assert isinstance(end, SpeechEnded)
+    # Holds all of the request's voiced audio, and none of "Hey Jarvis" (0.9 s long).
+    voiced = np.flatnonzero(np.abs(np.frombuffer(request, "<i2")) > 300)
+    assert voiced[-1] - voiced[0] <= len(end.audio) // 2 < len(request) // 2 + 0.12 * 16000

@@ -152,7 +152,7 @@ def test_it_does_not_hear_itself(engines, speech):
 def test_go_quiet_enters_quiet_mode_by_voice_and_quiet_stops_processing(engines, speech):
     async def scenario():
         session, link = make_session(engines)
-        await feed(session, silence(2.0) + speech("Hey Jarvis, go quiet.") + silence(1.0))
+        await feed(session, silence(2.0) + speech("Hey Jarvis. Go quiet.") + silence(1.0))
         await session.wait_idle()
         await session.handle_event(control.Status(True, False, False, control.QUIET_SOURCE_VOICE, 80, 1, 70, 0, 600, "x"))
         runs = engines.asr.runs

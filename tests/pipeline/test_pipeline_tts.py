@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +13,8 @@ import pytest
 
 from host.config import TtsSettings
 from host.pipeline.tts import load_engine, split_sentences
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_sentences_are_split_for_early_first_audio():
@@ -31,13 +36,20 @@ def test_pyttsx3_speaks_at_16_khz_without_printing(engines, speech, capfd):
     assert capfd.readouterr().out == ""
 
 
+def seconds_spoken_at(rate: int) -> float:
+    # Its own process: pyttsx3 keeps one rate per process (see pyttsx3_engine.py).
+    code = ("from host.config import TtsSettings; from host.pipeline.tts import load_engine; "
+            f"print(len(load_engine(TtsSettings(rate={rate})).synthesize('{RATE_TEXT}')) / 32000)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    return float(result.stdout.strip())
+
+
+RATE_TEXT = "This sentence is spoken at two different speeds."
+
+
 def test_rate_setting_changes_the_speed():
-    slow, fast = load_engine(TtsSettings(rate=100)), load_engine(TtsSettings(rate=300))
-    try:
-        text = "This sentence is spoken at two different speeds."
-        assert len(slow.synthesize(text)) > 1.5 * len(fast.synthesize(text))
-    finally:
-        slow.close(), fast.close()
+    slow, fast = seconds_spoken_at(100), seconds_spoken_at(300)
+    assert 4.0 < slow < 6.0 and 1.2 < fast < 2.2  # 8 words + pauses at 100 and 300 words per minute
 
 
 def test_piper_speaks_when_installed_and_says_how_to_install_it_otherwise(engines):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -308,3 +309,15 @@ def _wav_pcm(path: Path) -> bytes:
 
 def _wav_frames(path: Path) -> int:
     return len(_wav_pcm(path)) // 2
+
+
+def test_quiet_switch_position_and_settings_survive_a_restart(radio, tmp_path: Path) -> None:
+    state = tmp_path / "bud"
+    with start_earbud(radio, NAME, state_dir=state) as bud:
+        bud.send("quiet on")
+        bud.wait_for_line(r"^quiet switch on$")
+    with start_earbud(radio, NAME, state_dir=state) as bud:
+        bud.send("status")
+        status = json.loads(bud.wait_for_line(r"^status: (.*)$").group(1))
+        assert status["quiet"] is True and status["quiet_source"] == control.QUIET_SOURCE_SWITCH
+        assert status["pairing_mode"] is True  # still no bond: pairing mode again

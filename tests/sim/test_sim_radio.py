@@ -19,7 +19,7 @@ from protocol import audio
 from protocol import gatt as layout
 from protocol.receiver import AudioReceiver
 from tests.sim.central import TestCentral, characteristic, run
-from tests.sim.procs import REPO, start_earbud, start_radio
+from tests.sim.procs import start_earbud, start_radio
 from tests.sim.wavs import write_tone_wav
 
 FRAME_INTERVAL_S = 0.020  # audio frames leave every 20 ms, as the earbud sends them
@@ -138,7 +138,7 @@ def test_scheduled_cut_and_vanished_host_look_like_supervision_timeouts(tmp_path
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "device_sim.cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "device_sim.cli", *args], capture_output=True,
                           text=True, timeout=30)
 
 
@@ -150,3 +150,15 @@ def test_cli_version_help_and_bad_arguments(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "interval" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     unreachable = _cli("earbud", "--radio", "127.0.0.1:1", "--name", "x", "--state-dir", str(tmp_path))
     assert unreachable.returncode == 1 and "earpiece-sim radio" in unreachable.stderr
+
+
+def test_earbud_exits_with_a_clear_error_when_the_radio_goes_away(tmp_path: Path) -> None:
+    radio = start_radio(log_dir=tmp_path)
+    bud = start_earbud(radio, "EP-Alone", state_dir=tmp_path / "bud")
+    try:
+        radio.stop()
+        assert bud.proc.wait(10) == 1
+        assert "lost the radio" in bud.log_tail()
+    finally:
+        bud.stop()
+        radio.stop()

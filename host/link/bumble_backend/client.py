@@ -30,6 +30,7 @@ from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 from bumble import att, hci
 from bumble.core import BaseBumbleError, PhysicalTransport
+from bumble.transport.common import TransportLostError
 from bumble.device import Connection
 from bumble.gatt_client import CharacteristicProxy
 
@@ -135,7 +136,7 @@ class BumbleBleakClient(BaseBleakClient):
             return
         self._stack = await acquire_stack(self._transport_spec)
         try:
-            await asyncio.wait_for(self._connect(pair), timeout)
+            await _not_cancelled_by_bumble(asyncio.wait_for(self._connect(pair), timeout), self.address)
         except asyncio.TimeoutError:
             await self._teardown()
             raise BleakDeviceNotFoundError(
@@ -276,7 +277,7 @@ class BumbleBleakClient(BaseBleakClient):
         if provider is not None:
             self._stack.passkey_providers[connection.handle] = provider
         try:
-            await connection.pair()
+            await _not_cancelled_by_bumble(connection.pair(), self.address)
         except Exception as error:
             await self._delete_bond()
             reason = _smp_reason_name(failure[0]) if failure else type(error).__name__
@@ -314,6 +315,15 @@ class BumbleBleakClient(BaseBleakClient):
 
     # -- GATT ---------------------------------------------------------------------------------------------
 
+    async def _gatt(self, awaitable):
+        """Await a Bumble GATT operation; its failures become bleak's exceptions."""
+        try:
+            return await _not_cancelled_by_bumble(awaitable, self.address)
+        except att.ATT_Error as error:
+            raise _att_error(error) from error
+        except (BaseBumbleError, TransportLostError) as error:
+            raise BleakError(f"{self.address}: {error}") from error
+
     def _require_connection(self) -> Connection:
         if self._connection is None:
             raise BleakError("Not connected")
@@ -350,29 +360,20 @@ class BumbleBleakClient(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         client = self._require_connection().gatt_client
-        try:
-            return bytearray(await client.read_value(characteristic.handle))
-        except att.ATT_Error as error:
-            raise _att_error(error) from error
+        return bytearray(await self._gatt(client.read_value(characteristic.handle)))
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         client = self._require_connection().gatt_client
-        try:
-            return bytearray(await client.read_value(descriptor.handle))
-        except att.ATT_Error as error:
-            raise _att_error(error) from error
+        return bytearray(await self._gatt(client.read_value(descriptor.handle)))
 
     async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool) -> None:
         connection = self._require_connection()
         value = bytes(data)
-        try:
-            if not response:
-                await self._wait_for_acl_room(connection)
-            await connection.gatt_client.write_value(characteristic.handle, value, with_response=response)
-        except att.ATT_Error as error:
-            raise _att_error(error) from error
+        if not response:
+            await self._gatt(self._wait_for_acl_room(connection))
+        await self._gatt(connection.gatt_client.write_value(characteristic.handle, value, with_response=response))
 
     async def _wait_for_acl_room(self, connection: Connection) -> None:
         queue = connection.device.host.le_acl_packet_queue
@@ -395,10 +396,7 @@ class BumbleBleakClient(BaseBleakClient):
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: SizedBuffer) -> None:
         client = self._require_connection().gatt_client
-        try:
-            await client.write_value(descriptor.handle, bytes(data), with_response=True)
-        except att.ATT_Error as error:
-            raise _att_error(error) from error
+        await self._gatt(client.write_value(descriptor.handle, bytes(data), with_response=True))
 
     async def start_notify(self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any) -> None:
         proxy: CharacteristicProxy = characteristic.obj
@@ -409,21 +407,31 @@ class BumbleBleakClient(BaseBleakClient):
 
         # Subscribe on the wire first: if the earbud refuses (ATT error), no handler is left registered.
         try:
-            await client.subscribe(proxy, on_value, prefer_notify=True)
-        except att.ATT_Error as error:
+            await self._gatt(client.subscribe(proxy, on_value, prefer_notify=True))
+        except BleakError:
             client.notification_subscribers.pop(proxy.handle, None)
             client.indication_subscribers.pop(proxy.handle, None)
-            raise _att_error(error) from error
+            raise
         self._notify_handlers[proxy.handle] = on_value
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         proxy: CharacteristicProxy = characteristic.obj
         client = self._require_connection().gatt_client
         handler = self._notify_handlers.pop(proxy.handle, None)
-        try:
-            await client.unsubscribe(proxy, handler, force=True)
-        except att.ATT_Error as error:
-            raise _att_error(error) from error
+        await self._gatt(client.unsubscribe(proxy, handler, force=True))
+
+
+async def _not_cancelled_by_bumble(awaitable, address: str):
+    """Bumble aborts operations pending on a connection that drops by cancelling them. A CancelledError that
+    does not come from our own task being cancelled is a disconnection: report it as one, never as a
+    cancellation that would silently end the caller's task."""
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise BleakError(f"{address} disconnected") from None
 
 
 def _smp_reason_name(reason: int) -> str:
