@@ -189,7 +189,8 @@ def accuracy_lines(results: dict) -> list[str]:
                   f"detected {wake['detected']}/{wake['wake_clips']} = {100 * wake['detection_rate']:.1f}% "
                   f"(target >= 95%); {wake['false_accepts']} false accepts in {wake['negative_hours']:.3f} h of real "
                   f"audio ({wake['negative_clips']} clips) = {show(wake['false_accepts_per_hour'])}/h "
-                  f"(target <= 0.5/h)"]
+                  f"(target <= 0.5/h; this corpus resolves only {show(wake.get('false_accepts_per_hour_one_event'))}/h per "
+                  f"false accept, 95% upper bound {show(wake.get('false_accepts_per_hour_upper95'))}/h)"]
         for source, row in wake.get("negatives_by_source", {}).items():
             lines.append(f"  {source:<24} {row['clips']:>4} clips {row['hours']:.3f} h  "
                          f"{row['false_accepts']} false accepts")

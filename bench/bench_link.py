@@ -11,8 +11,8 @@ usable again (target <= 2 s).
 How the latency is timed: the simulated mic plays its WAV on a timeline that starts when the mic is first
 switched on, i.e. when the host subscribes to audio up. The mic signal never repeats within its loop, so
 aligning the received audio with it tells which mic sample each frame ends with, hence when it was captured.
-The subscription is bracketed by its ATT request and response, so the error is at most one round trip (~2
-connection intervals), given as `timeline_uncertainty_ms`.
+The subscription is bracketed by its ATT request and response; the midpoint is taken, so the error is at most
+half a round trip either way (the whole round trip is given as `timeline_uncertainty_ms`).
 
     .venv/bin/python bench/bench_link.py [--seconds 8] [--json]
 """
@@ -193,8 +193,9 @@ def main() -> None:
         return
     for d in result["duplex"]:
         cpu = ", ".join(f"{k} {v}%" for k, v in d["cpu_percent"].items())
+        half = d['timeline_uncertainty_ms'] / 2
         print(f"{d['link']:<11} uplink latency median {d['latency_ms_median']} ms, p95 {d['latency_ms_p95']} ms "
-              f"(±{d['timeline_uncertainty_ms']} ms); frames up {d['frames_up']}, down {d['frames_down']}, "
+              f"(±{half:.1f} ms); frames up {d['frames_up']}, down {d['frames_down']}, "
               f"gaps {d['sequence_gaps']}; CPU {cpu}")
     r = result["reconnect"]
     print(f"reconnect   {r['reconnects']} forced drops: median {r['reconnect_s_median']} s, max {r['reconnect_s_max']} s "

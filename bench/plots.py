@@ -129,6 +129,7 @@ def write_all(results: dict, out_dir: Path) -> dict[str, str]:
             draw(results, path)
             written[name] = str(path)
         except NoData as why:
+            path.unlink(missing_ok=True)  # an old run's plot would pass for this run's
             written[name] = f"skipped: {why}"
         except Exception as error:  # noqa: BLE001 - a plot must never cost the numbers
             log.warning("plot %s failed: %s", name, error)

@@ -22,6 +22,9 @@ the host bridge attaches to the same radio with `--adapter sim:127.0.0.1:PORT`.
   earpiece-sim radio --port 7420
   earpiece-sim earbud --radio 127.0.0.1:7420 --name Earpiece-Sim --mic hello.wav --speaker out.wav
   earpiece pair --adapter sim:127.0.0.1:7420      # type the passkey the earbud prints (and speaks)
+
+Talk to it yourself: `--mic pyaudio --speaker pyaudio` uses this computer's microphone and speakers
+(`earpiece-sim audio-devices` lists them; `pyaudio:DEVICE` picks one by index or name).
 """
 
 RADIO_HELP = """\
@@ -35,7 +38,8 @@ Defaults are a good link: 7.5 ms interval, no retransmissions, 1 ms latency, nev
 EARBUD_HELP = """\
 A simulated earbud: advertises the Earpiece service, serves it (plus Battery and Device Information), and runs
 the firmware's core. Its mic plays the WAV files in order, looped, in real time (silence without --mic); what
-the host sends is written to --speaker. The first boot without bonds is in pairing mode; pairing needs the
+the host sends is written to --speaker. `--mic pyaudio[:DEVICE]` / `--speaker pyaudio[:DEVICE]` use this
+computer's microphone / speakers instead (wear headphones, or the mic hears the reply). The first boot without bonds is in pairing mode; pairing needs the
 6-digit passkey it prints (`passkey: NNNNNN`) and speaks into --speaker. Type on stdin:
   quiet on|off   flip the quiet switch (mic off, no audio leaves)
   press | double | long   press the button (long = pairing mode for 3 minutes)
@@ -62,7 +66,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--version", action="version", version=f"earpiece-sim {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr (-vv for debug)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{radio,earbud}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{radio,earbud,audio-devices}")
 
     radio = commands.add_parser("radio", help="run the virtual Bluetooth radio", description=RADIO_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,16 +86,39 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     earbud.add_argument("--radio", required=True, metavar="HOST:PORT", type=_radio_address, help="the radio's address, e.g. 127.0.0.1:7420")
     earbud.add_argument("--name", required=True, help="advertised name, e.g. Earpiece-Sim")
-    earbud.add_argument("--mic", nargs="+", type=Path, default=[], metavar="WAV",
-                        help="PCM WAV files the mic hears, in order, looped (any rate/channels; resampled to 16 kHz)")
-    earbud.add_argument("--speaker", type=Path, metavar="OUT.wav", help="write the earbud's speaker to this WAV")
+    earbud.add_argument("--mic", nargs="+", default=[], metavar="WAV",
+                        help="PCM WAV files the mic hears, in order, looped (any rate/channels; resampled to 16 kHz), "
+                             "or pyaudio[:DEVICE] for this computer's microphone")
+    earbud.add_argument("--speaker", metavar="OUT.wav",
+                        help="write the earbud's speaker to this WAV, or pyaudio[:DEVICE] to play it on this computer")
     earbud.add_argument("--state-dir", type=Path, metavar="DIR",
                         help="keeps bonds, address and settings across restarts "
                              "(default: $EARPIECE_HOME/sim/NAME or the user state directory)")
     earbud.add_argument("--passkey", type=int, metavar="N", help="use this 6-digit passkey instead of a random one")
     earbud.add_argument("--stats", type=Path, metavar="FILE", help="rewrite the earbud's counters as JSON here every second")
     earbud.add_argument("--address", metavar="RANDOM_STATIC", help="use this random static address (C0:..:..)")
-    return parser.parse_args(argv)
+
+    devices = commands.add_parser("audio-devices", help="list this computer's microphones and speakers (for pyaudio:DEVICE)")
+    devices.add_argument("--json", action="store_true", help="print one JSON object on one line to stdout")
+    args = parser.parse_args(argv)
+    if args.command == "earbud":
+        _split_live_audio(parser, args)
+    return args
+
+
+def _split_live_audio(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--mic/--speaker take either files or `pyaudio[:DEVICE]`; sort them into paths and live device specs."""
+    from device_sim.pyaudio_io import parse_device_spec
+
+    live = [parse_device_spec(item) for item in args.mic]
+    args.live_mic = None
+    if any(spec is not None for spec in live):
+        if len(args.mic) != 1:
+            parser.error("--mic takes WAV files or one pyaudio[:DEVICE], not both")
+        args.live_mic, args.mic = live[0], []
+    args.mic = [Path(item) for item in args.mic]
+    args.live_speaker = parse_device_spec(args.speaker) if args.speaker else None
+    args.speaker = Path(args.speaker) if args.speaker and args.live_speaker is None else None
 
 
 def _setup_logging(verbose: int) -> None:
@@ -156,6 +183,7 @@ async def _run_earbud(args: argparse.Namespace) -> int:
     options = EarbudOptions(
         radio=args.radio, name=args.name, mic=args.mic, speaker=args.speaker, state_dir=args.state_dir,
         passkey=args.passkey, stats=args.stats, address=args.address,
+        live_mic=args.live_mic, live_speaker=args.live_speaker,
     )
     earbud = SimulatedEarbud(options, announce=_say)
     try:
@@ -194,9 +222,37 @@ async def _run_earbud(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audio_devices(args: argparse.Namespace) -> int:
+    import json
+
+    from device_sim.pyaudio_io import AudioDeviceError, list_devices
+
+    try:
+        devices = list_devices()
+    except AudioDeviceError as error:
+        print(f"earpiece-sim audio-devices: {error}", file=sys.stderr)
+        return 1
+    inputs = [d.to_json() for d in devices if d.can("input")]
+    outputs = [d.to_json() for d in devices if d.can("output")]
+    if args.json:
+        _say(json.dumps({"inputs": inputs, "outputs": outputs}))
+        return 0
+    for title, listed, key in (("input devices (--mic pyaudio:DEVICE)", inputs, "default_input"),
+                               ("output devices (--speaker pyaudio:DEVICE)", outputs, "default_output")):
+        _say(title + ":")
+        for d in listed:
+            mark = " (default)" if d[key] else ""
+            _say(f"  {d['index']:>3}  {d['name']}{mark}  [{d['host_api']}, {d['default_sample_rate']:.0f} Hz]")
+        if not listed:
+            _say("  none")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     _setup_logging(args.verbose)
+    if args.command == "audio-devices":
+        return _audio_devices(args)
     runner = _run_radio if args.command == "radio" else _run_earbud
     try:
         return asyncio.run(runner(args))

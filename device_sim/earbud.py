@@ -36,6 +36,8 @@ from protocol.audio import FLAG_START
 
 logger = logging.getLogger(__name__)
 
+ADVERTISING_INTERVAL_MS = 40
+
 MODEL = "EP-SIM"
 TICK_S = 0.020  # the core's audio tick: one ADPCM frame of mic audio, 320 speaker samples
 TICK_SAMPLES = int(SAMPLE_RATE * TICK_S)
@@ -64,6 +66,10 @@ class EarbudOptions:
     passkey: int | None = None
     stats: Path | None = None
     address: str | None = None
+    # The computer's microphone / speakers through PyAudio: a device spec ("" = the default device, else an
+    # index or name from `earpiece-sim audio-devices`); None = WAV files (or silence) as above.
+    live_mic: str | None = None
+    live_speaker: str | None = None
 
 
 def default_state_dir(name: str) -> Path:
@@ -159,6 +165,9 @@ class SimulatedEarbud:
         self._tasks: list[asyncio.Task] = []
         self.speaker: WavSink | None = None
         self.device: Device | None = None
+        self.portaudio = None  # pyaudio_io.PortAudio when a live mic or speaker is used
+        self.live_mic = None
+        self.live_speaker = None
 
     # -- start ------------------------------------------------------------------------------------------
 
@@ -180,15 +189,18 @@ class SimulatedEarbud:
         except OSError as error:
             raise EarbudError(f"cannot write {error.filename or self.state_dir} ({error.strerror}); "
                               "pick a writable --state-dir / --speaker") from error
+        self._open_live_audio()
         try:
             self.transport = await open_transport(f"tcp-client:{options.radio}")
         except OSError as error:
+            self._close_live_audio()
             raise EarbudError(
                 f"cannot reach the radio at {options.radio} ({error.strerror or error}); "
                 "start it with `earpiece-sim radio` and pass its address with --radio"
             ) from error
         clips = await asyncio.to_thread(speak_digit_clips, self.state_dir / "clips")
-        self.hal = SimHal(playlist, self.state_dir / "core_state.json", clips, board_file=self.state_dir / "board.json")
+        self.hal = SimHal(playlist, self.state_dir / "core_state.json", clips, board_file=self.state_dir / "board.json",
+                          live_mic=self.live_mic)
         self.core = EarbudCore(self.hal, firmware_version=__version__, model=MODEL)
 
         device = Device.with_hci(options.name, address, self.transport.source, self.transport.sink)
@@ -220,6 +232,10 @@ class SimulatedEarbud:
             advertising_data=data,
             scan_response_data=bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME,
                                                        options.name.encode("utf-8")[:29])])),
+            # Fast advertising, as earbuds do while they expect their host back: a dropped link is restored in
+            # well under a second instead of waiting for a slow 1 s advertisement.
+            advertising_interval_min=ADVERTISING_INTERVAL_MS,
+            advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
         self.address = str(address).split("/")[0]
         self.announce(f"earbud {options.name} advertising as {self.address}")
@@ -242,6 +258,37 @@ class SimulatedEarbud:
     def stop(self) -> None:
         self._stopping.set()
 
+    def _open_live_audio(self) -> None:
+        """Open the computer's mic/speakers now, so a wrong device fails at start with the list of good ones."""
+        options = self.options
+        if options.live_mic is None and options.live_speaker is None:
+            return
+        from device_sim.pyaudio_io import AudioDeviceError, PortAudio
+
+        try:
+            self.portaudio = PortAudio()
+            if options.live_mic is not None:
+                self.live_mic = self.portaudio.open_mic(options.live_mic)
+                logger.info("mic: %s at %d Hz", self.live_mic.device.name, self.live_mic.rate)
+            if options.live_speaker is not None:
+                self.live_speaker = self.portaudio.open_speaker(options.live_speaker)
+                logger.info("speaker: %s at %d Hz", self.live_speaker.device.name, self.live_speaker.rate)
+        except AudioDeviceError as error:
+            self._close_live_audio()
+            raise EarbudError(str(error)) from error
+
+    def _close_live_audio(self) -> None:
+        for stream in (self.live_mic, self.live_speaker):
+            if stream is not None:
+                try:
+                    stream.close()
+                except Exception:  # closing must not stop the rest of the shutdown
+                    logger.exception("closing the sound device failed")
+        self.live_mic = self.live_speaker = None
+        if self.portaudio is not None:
+            self.portaudio.close()
+            self.portaudio = None
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -250,6 +297,7 @@ class SimulatedEarbud:
         if self.speaker is not None:
             self.speaker.close()
             self.speaker = None
+        self._close_live_audio()
         try:
             if self.connection is not None:
                 await asyncio.wait_for(self.connection.disconnect(), 1.0)
@@ -350,7 +398,9 @@ class SimulatedEarbud:
                 self.counters["audio_frames_dropped"] += 1
         self._pump_audio()
         await self._send_status_notifications()
-        if self.speaker is not None:
+        if self.live_speaker is not None:
+            self.live_speaker.write(self.core.speaker_pull(TICK_SAMPLES))
+        elif self.speaker is not None:
             self.speaker.write(self.core.speaker_pull(TICK_SAMPLES))
         else:
             self.core.speaker_pull(TICK_SAMPLES)
@@ -440,6 +490,14 @@ class SimulatedEarbud:
                 "audio_frames_dropped": 0,
             }
         )
+        if self.live_mic is not None:
+            stats.update({"mic_device": self.live_mic.device.name, "mic_device_rate": self.live_mic.rate,
+                          "mic_input_overflows": self.live_mic.overflows})
+        if self.live_speaker is not None:
+            stats.update({"speaker_device": self.live_speaker.device.name,
+                          "speaker_device_rate": self.live_speaker.rate,
+                          "speaker_output_underruns": self.live_speaker.underruns,
+                          "speaker_output_dropped_ms": round(self.live_speaker.dropped_ms)})
         stats.update(self.counters)
         return stats
 

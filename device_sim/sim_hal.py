@@ -3,6 +3,7 @@
 The mic models the world rather than a file player: once streaming starts on a connection, the playlist
 (the WAV files in order, looped) runs in wall-clock time whether or not the mic listens, as sound around a
 wearer would. `mic_read` hands out what a real I2S microphone would have captured since the last read.
+With a live mic (the computer's microphone, device_sim/pyaudio_io.py) the world is the room instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Protocol
 
 import device_sim.firmware  # noqa: F401  (makes `earbud` importable)
 from device_sim.audio_files import SAMPLE_RATE
@@ -25,10 +27,19 @@ MIC_RING_SAMPLES = SAMPLE_RATE // 2
 DRAIN_PERCENT_PER_S = 100 / (5 * 3600)
 
 
+class LiveMicSource(Protocol):
+    """A real microphone (pyaudio_io.LiveMic): captures only between start() and stop()."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def read(self, n_samples: int) -> bytes | None: ...
+
+
 class SimHal(Hal):
     def __init__(self, playlist: list[bytes], state_file: Path, clips: dict[str, bytes] | None = None,
-                 board_file: Path | None = None) -> None:
+                 board_file: Path | None = None, live_mic: LiveMicSource | None = None) -> None:
         self._world = b"".join(playlist)  # PCM16LE 16 kHz: the files in order, looped
+        self._live_mic = live_mic  # when set, the mic hears the room instead of the playlist
         self._state_file = state_file
         self._board_file = board_file
         self._clips = clips or {}
@@ -75,12 +86,18 @@ class SimHal(Hal):
             self._world_start = time.monotonic()
             self.world_started_at = time.time()
         self._cursor = self._world_position()  # a mic just powered up has captured nothing yet
+        if self._live_mic is not None:
+            self._live_mic.start()
         self.mic_on = True
 
     def mic_stop(self) -> None:
         self.mic_on = False
+        if self._live_mic is not None:
+            self._live_mic.stop()
 
     def mic_read(self, n_samples: int) -> bytes | None:
+        if self._live_mic is not None:
+            return self._live_mic.read(n_samples) if self.mic_on else None
         if not self.mic_on or self._world_start is None:
             return None
         now = self._world_position()

@@ -11,6 +11,7 @@ touched. Only the models come from the user's cache.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -186,3 +187,121 @@ async def run_demo(
 def default_speaker_path() -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path(tempfile.gettempdir()) / f"earpiece-demo-{stamp}.wav"
+
+
+# -- `earpiece demo --live`: the computer's own microphone and speakers ------------------------------------------
+
+LIVE_PASSKEY = 123456  # a throwaway pairing on a private virtual radio: nothing to type, nothing to protect
+
+
+@dataclass
+class LiveTurn:
+    heard: str
+    answered: str
+    outcome: str
+    trigger: str
+    latency_ms: int | None
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def live_turn(result: TurnResult) -> LiveTurn:
+    latency = result.timings.latency_s
+    return LiveTurn(
+        heard=result.transcript,
+        answered=result.reply.text if result.reply else "",
+        outcome=result.outcome,
+        trigger=result.trigger,
+        latency_ms=round(latency * 1000) if latency else None,
+    )
+
+
+async def run_live_demo(
+    engines: Engines,
+    stop: asyncio.Event,
+    mic_device: str = "",
+    speaker_device: str = "",
+    on_turn: Callable[[LiveTurn], None] = lambda _turn: None,
+    progress: Callable[[str], None] = lambda _msg: None,
+    radio_args: dict | None = None,
+) -> dict:
+    """Radio, a simulated earbud on this computer's mic and speakers (PyAudio), and the bridge, until `stop` is set.
+
+    `mic_device`/`speaker_device`: "" = the system default, else an index or name from `earpiece-sim audio-devices`.
+    Returns {"turns": [...], "earbud": {its counters}}."""
+    from host.bridge import Bridge
+    from host.link.adapter import resolve_adapter
+    from host.link.earbuds import pair_earbud
+    from host.link.registry import DeviceRegistry
+
+    workdir = Path(tempfile.mkdtemp(prefix="earpiece-demo-live-"))
+    saved_home = os.environ.get("EARPIECE_HOME")
+    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry, bonds and identity
+    radio = earbud = None
+    turns: list[LiveTurn] = []
+    stats: dict = {}
+    try:
+        progress("starting the virtual radio")
+        radio = simulator.start_radio(log_dir=workdir, **(radio_args or {}))
+        progress("starting a simulated earbud on this computer's microphone and speakers")
+        try:
+            earbud = simulator.start_earbud(
+                radio, "Earpiece-Live", state_dir=workdir / "earbud", passkey=LIVE_PASSKEY,
+                # earpiece-sim takes `pyaudio[:DEVICE]` where it takes files
+                mic=[Path(_live_spec(mic_device))], speaker=Path(_live_spec(speaker_device)),
+            )
+        except TimeoutError:
+            raise DemoError(_earbud_failure(workdir / "earbud" / "earbud.log")) from None
+        adapter = resolve_adapter(f"sim:{radio.address}")
+        progress(f"pairing with {earbud.name} ({earbud.address})")
+
+        async def passkey_provider() -> int:
+            return LIVE_PASSKEY
+
+        registry = DeviceRegistry()
+        device = await pair_earbud(adapter, earbud.address, passkey_provider, registry=registry)
+
+        def turn_done(_name: str, result: TurnResult) -> None:
+            if result.outcome != "no_speech":
+                turn = live_turn(result)
+                turns.append(turn)
+                on_turn(turn)
+
+        bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[device], on_turn=turn_done,
+                        control_server=False)
+        await bridge.start()
+        try:
+            await bridge.runners[device.address].link.wait_connected(timeout=20)
+            progress('listening: say "Hey Jarvis", then your question (Ctrl-C to stop)')
+            await stop.wait()
+        finally:
+            await bridge.close()
+        with contextlib.suppress(OSError, ValueError):
+            stats = earbud.read_stats()
+    finally:
+        for process in (earbud, radio):
+            if process is not None:
+                process.stop()
+        if saved_home is None:
+            os.environ.pop("EARPIECE_HOME", None)
+        else:
+            os.environ["EARPIECE_HOME"] = saved_home
+        shutil.rmtree(workdir, ignore_errors=True)
+    counters = ("mic_device", "speaker_device", "mic_input_overflows", "speaker_output_underruns",
+                "speaker_output_dropped_ms", "audio_frames_sent")
+    return {"turns": [turn.to_json() for turn in turns], "earbud": {k: stats[k] for k in counters if k in stats}}
+
+
+def _live_spec(device: str) -> str:
+    return f"pyaudio:{device}" if device else "pyaudio"
+
+
+def _earbud_failure(log_path: Path) -> str:
+    """The earbud's own one-line reason (e.g. a missing sound device and the available ones)."""
+    try:
+        lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.startswith("earpiece-sim")]
+    except OSError:
+        lines = []
+    reason = lines[-1].split(": ", 1)[-1] if lines else "it did not start; run with -v for its log"
+    return f"the simulated earbud could not use the sound devices: {reason}"

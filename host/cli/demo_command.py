@@ -20,6 +20,13 @@ def register(subparsers) -> None:
     )
     demo.add_argument("--say", default=None, metavar="TEXT", help='what the earbud hears (default: "Hey Jarvis, what time is it?")')
     demo.add_argument("--speaker", type=Path, metavar="OUT.wav", help="where to save the earbud's speaker (default: a new file in the temp folder)")
+    demo.add_argument("--live", action="store_true",
+                      help="talk to it yourself: the simulated earbud uses this computer's microphone and speakers "
+                           "(wear headphones); runs until Ctrl-C, printing each turn")
+    demo.add_argument("--mic-device", default="", metavar="DEVICE",
+                      help="with --live: microphone index or name (see `earpiece-sim audio-devices`; default: the system's)")
+    demo.add_argument("--speaker-device", default="", metavar="DEVICE",
+                      help="with --live: speaker/headphones index or name (default: the system's)")
     add_json_flag(demo)
     demo.set_defaults(func=cmd_demo)
 
@@ -41,6 +48,8 @@ def cmd_demo(args) -> int:
         raise CliError(str(error)) from None
     if not args.verbose:
         logging.getLogger("bumble").setLevel(logging.ERROR)
+    if args.live:
+        return _live(args, engines)
     speaker = args.speaker or default_speaker_path()
     try:
         result = asyncio.run(run_demo(engines, speaker, args.say or DEFAULT_UTTERANCE, progress=lambda m: log("demo: " + m)))
@@ -62,4 +71,42 @@ def cmd_demo(args) -> int:
         f"  the earbud's speaker: {result.speaker_wav}",
     ]
     emit(args, result.to_json(), "\n".join(lines))
+    return 0
+
+
+def _live(args, engines) -> int:
+    """`earpiece demo --live`: until Ctrl-C (or SIGTERM), then a clean stop of the bridge, earbud and radio."""
+    import json
+    import signal
+    import sys
+
+    from host.demo import DemoError, LiveTurn, run_live_demo
+
+    def show(turn: LiveTurn) -> None:
+        latency = f"{turn.latency_ms} ms" if turn.latency_ms is not None else "-"
+        text = f"  heard     {turn.heard!r}\n  answered  {turn.answered!r}\n  latency   {latency}\n"
+        if args.json:  # stdout keeps its one JSON object for the end; turns go to the log
+            log(text.rstrip("\n"))
+        else:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    async def main() -> dict:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_live_demo(engines, stop, args.mic_device, args.speaker_device, on_turn=show,
+                                   progress=lambda m: log("demo: " + m))
+
+    try:
+        summary = asyncio.run(main())
+    except DemoError as error:
+        raise CliError(f"demo: {error}") from None
+    finally:
+        engines.close()
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        log(f"demo: stopped after {len(summary['turns'])} turn(s); earbud counters: {summary['earbud']}")
     return 0

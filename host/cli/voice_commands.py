@@ -72,19 +72,21 @@ def cmd_models_list(args) -> int:
 def cmd_models_get(args) -> int:
     from tqdm import tqdm
 
-    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, desc=args.name, leave=False)
+    bars = []  # created with the first data, so a failed connection leaves no empty bar behind
 
     def progress(done: int, total: int | None) -> None:
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                             desc=args.name, leave=False))
+        bars[0].update(done - bars[0].n)
 
     try:
         folder, digest = models.download_vosk(args.name, url=args.url, sha256=args.sha256, progress=progress)
     except models.ModelError as error:
         raise CliError(str(error)) from None
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     verified = bool(args.sha256) or models.VOSK_DOWNLOADS.get(args.name, (None, None))[1] is not None
     if not verified:
         log(f"no checksum to compare with: sha256 of the download is {digest} (pass --sha256 to verify)")

@@ -99,14 +99,17 @@ class Sim:
         port = proc.wait_for(r"radio listening on 127\.0\.0\.1:(\d+)").group(1)
         return f"127.0.0.1:{port}"
 
-    def earbud(self, radio: str, name: str = "Earpiece-Test", passkey: int = 246810, mic: Path | None = None,
-               state_dir: Path | None = None, stats: Path | None = None) -> tuple[Process, str]:
+    def earbud(self, radio: str, name: str = "EP-Test", passkey: int = 246810, mic: Path | None = None,
+               state_dir: Path | None = None, stats: Path | None = None,
+               speaker: Path | None = None) -> tuple[Process, str]:
         args = [PYTHON, "-m", "device_sim.cli", "earbud", "--radio", radio, "--name", name, "--passkey", str(passkey),
                 "--state-dir", str(state_dir or self.home / "earbuds" / f"{name}-{len(self.processes)}")]
         if mic is not None:
             args += ["--mic", str(mic)]
         if stats is not None:
             args += ["--stats", str(stats)]
+        if speaker is not None:
+            args += ["--speaker", str(speaker)]
         proc = Process(args, self.env, f"earbud {name}")
         self.processes.append(proc)
         address = proc.wait_for(r"advertising as ([0-9A-F:]{17})").group(1)

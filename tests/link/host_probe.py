@@ -3,6 +3,8 @@
     host_probe.py unpaired ADDRESS            # connect without pairing; try every protected operation
     host_probe.py collect ADDRESS --seconds S [--codec pcm|adpcm] [--frames-out FILE]
                                               # EarbudLink: receive audio for S seconds (reconnecting as needed)
+    host_probe.py downlink ADDRESS WAV [--codec pcm|adpcm]
+                                              # EarbudLink: play WAV on the earbud's speaker, paced
 """
 
 from __future__ import annotations
@@ -92,6 +94,35 @@ async def collect(address: str, seconds: float, codec: str, frames_out: Path | N
     return {"connect_s": connected_at, "frames": len(frames), "stats": stats}
 
 
+async def downlink(address: str, wav: Path, codec: str, settle_s: float) -> dict:
+    """Play `wav` (16 kHz mono PCM16) on the earbud's speaker at volume 100, paced at real time."""
+    import wave
+
+    from protocol.audio import CODEC_ADPCM, FRAME_MS, FrameEncoder
+
+    with wave.open(str(wav), "rb") as f:
+        pcm = f.readframes(f.getnframes())
+    link = EarbudLink(address, stream_audio=False)
+    await link.connect(timeout=30)
+    await link.send_control(control.SetVolume(100))
+    await asyncio.sleep(settle_s)  # let the spoken passkey and cues finish: the speaker must play only ours
+    codec_id = CODEC_PCM16 if codec == "pcm" else CODEC_ADPCM
+    frames = FrameEncoder(codec_id).encode(pcm)
+    frame_s = FRAME_MS[codec_id] / 1000
+    lead_s = 0.15  # keep the earbud's jitter buffer ahead of its speaker
+    started = time.monotonic()
+    sent = 0
+    for i, frame in enumerate(frames):
+        delay = started + i * frame_s - lead_s - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent += await link.send_audio_frame(frame)
+    await asyncio.sleep(lead_s + 0.5)
+    stats = link.stats.to_json()
+    await link.close()
+    return {"frames": len(frames), "sent": sent, "stats": stats}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -103,9 +134,16 @@ def main() -> None:
     c.add_argument("--seconds", type=float, default=3.0)
     c.add_argument("--codec", choices=["adpcm", "pcm"], default="adpcm")
     c.add_argument("--frames-out", type=Path)
+    d = sub.add_parser("downlink")
+    d.add_argument("address")
+    d.add_argument("wav", type=Path)
+    d.add_argument("--codec", choices=["adpcm", "pcm"], default="pcm")
+    d.add_argument("--settle", type=float, default=1.0, help="seconds to wait before playing")
     args = parser.parse_args()
     if args.mode == "unpaired":
         result = asyncio.run(unpaired(args.address, args.seconds))
+    elif args.mode == "downlink":
+        result = asyncio.run(downlink(args.address, args.wav, args.codec, args.settle))
     else:
         result = asyncio.run(collect(args.address, args.seconds, args.codec, args.frames_out))
     print(json.dumps(result))

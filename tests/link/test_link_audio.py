@@ -32,6 +32,31 @@ def test_pcm_audio_is_bit_exact(sim, env, tmp_path):
     assert out["stats"]["receiver"]["malformed"] == 0
 
 
+def test_pcm_audio_to_the_speaker_is_bit_exact(sim, env, tmp_path):
+    """Downlink: frames written without response by EarbudLink play on the earbud's speaker unchanged."""
+    import wave
+
+    import numpy as np
+
+    reply = write_test_wav(tmp_path / "reply.wav", seconds=1.5, seed=21)
+    radio = sim.radio()
+    env["EARPIECE_ADAPTER"] = f"sim:{radio}"
+    speaker = tmp_path / "speaker.wav"
+    earbud, address = sim.earbud(radio, passkey=PASSKEY, speaker=speaker)
+    assert earpiece(env, "pair", address, "--passkey", str(PASSKEY)).returncode == 0
+    # Wait out the passkey the earbud speaks while pairing: the speaker mixes local sounds with reply audio.
+    out = host_probe(env, "downlink", address, str(tmp_path / "reply.wav"), "--codec", "pcm", "--settle", "5")
+    assert out["sent"] == out["frames"] == reply.size // 80, out
+    earbud.stop()
+    with wave.open(str(speaker), "rb") as f:
+        played = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
+    starts = [i for i in np.flatnonzero(played == reply[0]) if np.array_equal(played[i : i + 80], reply[:80])]
+    assert starts, "the reply's first frame never reached the speaker"
+    heard = played[starts[0] : starts[0] + reply.size]
+    mismatches = np.flatnonzero(heard != reply)
+    assert heard.size == reply.size and mismatches.size == 0, f"{mismatches.size} samples differ, first {mismatches[:5]}"
+
+
 def test_adpcm_audio_reaches_20_db_snr(sim, env, tmp_path):
     source, address = _paired_earbud(sim, env, tmp_path)
     out = host_probe(env, "collect", address, "--seconds", "2", "--frames-out", str(tmp_path / "f.json"))

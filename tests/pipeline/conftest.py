@@ -11,10 +11,8 @@ import pytest
 
 from host import models
 from host.config import Config
-from host.pipeline.audio import read_wav, silence
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED_CACHE = REPO / ".cache"  # gitignored; survives between runs so the wheels are not fetched again
+from host.pipeline.audio import read_wav
+from pipeline_helpers import SHARED_CACHE
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from host.pipeline.audio import silence
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_CACHE = REPO / ".cache"  # gitignored; survives between runs so the wheels are not fetched again
 
 
 class FakeEarbudLink:
@@ -32,4 +36,4 @@ async def feed(session, pcm: bytes, chunk: int = 640) -> None:
         await session.feed_audio(pcm[offset: offset + chunk])
 
 
-__all__ = ["FakeEarbudLink", "feed", "silence"]
+__all__ = ["REPO", "SHARED_CACHE", "FakeEarbudLink", "feed", "silence"]

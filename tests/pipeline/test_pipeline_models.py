@@ -13,10 +13,10 @@ import zipfile
 
 import pytest
 
+from pipeline_helpers import SHARED_CACHE
+
 from host import models
 from host.cli import main
-
-from conftest import SHARED_CACHE  # noqa: E402  (pytest puts this folder on sys.path)
 
 
 def test_install_extracts_only_the_pinned_model_files(tmp_path, models_root):

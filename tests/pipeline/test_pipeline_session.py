@@ -198,3 +198,43 @@ def test_a_failing_link_callback_does_not_end_the_session(engines, speech):
     session = run(scenario())
     assert session.turns[0].outcome == "answered" and played
     assert session.stats["errors"] >= 2
+
+
+def with_settings(engines, **sections):
+    import dataclasses
+
+    return dataclasses.replace(engines, config=dataclasses.replace(engines.config, **sections))
+
+
+def test_a_pause_inside_the_request_discards_the_speculative_result(engines, speech):
+    from host.config import EndpointSettings
+
+    patient = with_settings(engines, endpoint=EndpointSettings(hangover_s=0.9))
+
+    async def scenario():
+        session, link = make_session(patient)
+        await feed(session, silence(2.0) + speech("Hey Jarvis. Set a timer") + silence(0.4)
+                   + speech("for five minutes.") + silence(1.5))
+        await session.wait_idle()
+        await session.close()
+        return session
+
+    session = run(scenario())
+    [turn] = session.turns
+    assert session.stats["speculations_discarded"] >= 1
+    assert turn.reply.text == "Okay, five minute timer, starting now.", turn.transcript
+
+
+def test_transcripts_reach_the_log_only_when_allowed(engines, speech, caplog):
+    from host.config import PrivacySettings
+
+    async def scenario(engines_):
+        session, _ = make_session(engines_)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.0))
+        await session.wait_idle()
+
+    caplog.set_level("DEBUG", logger="host")
+    run(scenario(engines))
+    assert "time is it" not in caplog.text.lower()
+    run(scenario(with_settings(engines, privacy=PrivacySettings(store_transcripts=True))))
+    assert "time is it" in caplog.text.lower()

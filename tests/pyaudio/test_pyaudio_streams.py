@@ -1,0 +1,132 @@
+"""The live mic and speaker (device_sim/pyaudio_io.py) through real PortAudio -> ALSA -> PulseAudio null sinks:
+resampling both ways, and overflow/underrun counting that never stops the stream."""
+
+from __future__ import annotations
+
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device_sim.pyaudio_io import PortAudio
+from tests.pyaudio.pulse_server import RATE, TEST_MIC, TEST_SPEAKER, PulseServer, stop_process
+
+pytestmark = pytest.mark.pyaudio
+
+
+def tone(freq: float, seconds: float, rate: int = RATE, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype("<i2")
+
+
+def dominant_hz(samples: np.ndarray, rate: int = RATE) -> float:
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64) * np.hanning(len(samples))))
+    return float(np.argmax(spectrum) * rate / len(samples))
+
+
+def wait_until_playing(speaker) -> None:
+    """Feed silence, as the earbud's tick does, until the card has started taking audio."""
+    deadline = time.monotonic() + 5
+    while not speaker.playing:
+        assert time.monotonic() < deadline, "the speaker stream never started"
+        speaker.write(bytes(640))
+        time.sleep(0.02)
+
+
+def loud(samples: np.ndarray, threshold: int = 1000) -> np.ndarray:
+    """From the first to the last sample above `threshold`: the tone, as one stretch."""
+    above = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    return samples[above[0] : above[-1] + 1] if above.size else samples[:0]
+
+
+@pytest.mark.parametrize("device_rate", [None, 44100, 48000])
+def test_speaker_plays_16k_audio_at_the_device_rate(_use_pulse_server: PulseServer, tmp_path: Path, device_rate):
+    raw = tmp_path / "speaker.raw"
+    recorder = _use_pulse_server.record(raw)
+    time.sleep(0.3)
+    with PortAudio() as portaudio:
+        speaker = portaudio.open_speaker(TEST_SPEAKER, rate=device_rate)
+        assert speaker.rate == (device_rate or RATE)  # the null sink takes 16 kHz, so it is opened at 16 kHz
+        wait_until_playing(speaker)
+        pcm = tone(440, 1.5)
+        start = time.monotonic()
+        for i in range(0, len(pcm), 320):  # like the earbud's 20 ms tick
+            speaker.write(pcm[i : i + 320].tobytes())
+            time.sleep(max(0.0, start + (i + 320) / RATE - time.monotonic()))
+        for _ in range(25):  # then silence, as the earbud's speaker does between replies
+            speaker.write(bytes(640))
+            time.sleep(0.02)
+        speaker.close()
+    stop_process(recorder)
+    heard = loud(np.fromfile(raw, dtype="<i2"))
+    assert 1.2 <= len(heard) / RATE <= 1.6
+    assert abs(dominant_hz(heard) - 440) < 5
+
+
+def test_mic_captures_at_the_device_rate_and_hands_out_16k(_use_pulse_server: PulseServer, tmp_path: Path):
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(22050)
+        out.writeframes(tone(660, 1.0, rate=22050).tobytes())
+    with PortAudio() as portaudio:
+        mic = portaudio.open_mic(TEST_MIC, rate=48000)
+        assert mic.rate == 48000
+        mic.start()
+        time.sleep(0.5)  # the stream takes a moment to start delivering
+        captured = bytearray()
+        player = _use_pulse_server.play(wav)
+        deadline = time.monotonic() + 1.8
+        while time.monotonic() < deadline:
+            while (chunk := mic.read(320)) is not None:
+                assert len(chunk) == 640
+                captured += chunk
+            time.sleep(0.02)
+        mic.close()
+        assert mic.read(320) is None  # stopped: nothing more comes
+        assert player.wait(5) == 0
+    heard = loud(np.frombuffer(bytes(captured), dtype="<i2"))
+    assert 0.7 <= len(heard) / RATE <= 1.2
+    assert abs(dominant_hz(heard) - 660) < 5
+    assert mic.overflows == 0
+
+
+def test_an_unread_mic_counts_overflows_and_keeps_the_newest_audio():
+    with PortAudio() as portaudio:
+        mic = portaudio.open_mic(TEST_MIC)
+        mic.start()
+        deadline = time.monotonic() + 5
+        while mic.read(320) is None:  # the stream takes a moment to start delivering
+            assert time.monotonic() < deadline, "the mic stream never started"
+            time.sleep(0.01)
+        time.sleep(1.2)  # nobody reads: the 0.5 s buffer overflows
+        assert mic.overflows >= 1
+        chunks = 0
+        while mic.read(320) is not None:
+            chunks += 1
+        assert 20 <= chunks <= 26  # ~0.5 s kept, not 1.5 s
+        time.sleep(0.3)
+        assert mic.read(320) is not None  # still capturing
+        mic.close()
+
+
+def test_a_starved_speaker_counts_underruns_and_plays_on():
+    with PortAudio() as portaudio:
+        speaker = portaudio.open_speaker(TEST_SPEAKER)
+        wait_until_playing(speaker)
+        assert speaker.underruns == 0
+        for _ in range(10):
+            speaker.write(tone(440, 0.02).tobytes())
+        time.sleep(0.8)  # nothing more written: the card runs dry
+        assert speaker.underruns >= 1
+        underruns = speaker.underruns
+        for _ in range(10):
+            speaker.write(tone(440, 0.02).tobytes())
+            time.sleep(0.02)
+        assert speaker.stream.is_active()
+        time.sleep(0.5)
+        assert speaker.underruns >= underruns
+        speaker.close()
