@@ -52,6 +52,7 @@ class EarbudRunner:
             self._play_audio,
             name=device.name,
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
+            end_audio=self._end_audio,
         )
         self.reply_streams_sent_at: deque[float] = deque(maxlen=64)  # wall time each reply stream began leaving
         self.counters = {"audio_frames_received": 0, "frames_processed": 0, "frames_dropped_quiet": 0}
@@ -123,7 +124,9 @@ class EarbudRunner:
 
     async def _play_audio(self, pcm: bytes) -> None:
         self.pacer.play(pcm)
-        self.pacer.end_reply()
+
+    async def _end_audio(self) -> None:
+        self.pacer.end_reply()  # one reply = one stream on the link: no gap between its sentences
 
     async def _send_frame(self, frame: bytes) -> None:
         if frame[1] & FLAG_START:

@@ -159,7 +159,7 @@ async def run_demo(
             wake={
                 "detected": turn.trigger == "wake",
                 "score": round(wake.score, 3) if wake else None,
-                "t_s": round(wake.t_s, 2) if wake else None,
+                "t_s": round(wake.time_s, 2) if wake else None,
             },
             transcript=turn.transcript,
             reply=turn.reply.text if turn.reply else "",

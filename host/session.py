@@ -42,6 +42,7 @@ from host.pipeline.messages import (
     StartTimer,
     TurnResult,
     TurnTimings,
+    WakeDetected,
 )
 from host.pipeline.tts import split_sentences
 from protocol import control
@@ -76,8 +77,10 @@ class DeviceSession:
     def __init__(self, engines: Engines, send_control: SendControl, play_audio: PlayAudio, *,
                  assistant: Assistant | None = None, name: str = "earbud",
                  on_turn: Callable[[TurnResult], None] | None = None,
+                 end_audio: Callable[[], Awaitable[None]] | None = None,
                  clock: Callable[[], float] = time.perf_counter):
         self.engines = engines
+        self._end_audio = end_audio  # called when a whole reply has been handed over (the link ends its stream)
         self.config = engines.config
         self.name = name
         self._send_control = send_control
@@ -92,6 +95,7 @@ class DeviceSession:
         self.battery: int | None = None
         self.charging = False
         self._listening_trigger: str | None = None
+        self._wake_event: WakeDetected | None = None  # the detection that started the current listening
         self._stream = None  # the streaming recognizer's stream for the utterance in progress
         self._speculation: _Speculation | None = None
         self._last_voice_wall = 0.0
@@ -180,6 +184,7 @@ class DeviceSession:
         if detections:
             self.stats["wake_detections"] += 1
             log.info("%s: wake word %s (score %.2f)", self.name, detections[0].name, detections[0].score)
+            self._wake_event = detections[0]
             await self._start_listening("wake", after_wake_s=self.audio_time - detections[0].time_s)
 
     async def handle_event(self, message: object) -> None:
@@ -217,6 +222,8 @@ class DeviceSession:
 
     async def _start_listening(self, trigger: str, after_wake_s: float = 0.0) -> None:
         self.stats["listens"] += 1
+        if trigger != "wake":
+            self._wake_event = None
         self._listening_trigger = trigger
         self._stream = None
         self._speculation = None
@@ -257,10 +264,14 @@ class DeviceSession:
         elif isinstance(event, NoSpeech):
             trigger, self._listening_trigger = self._listening_trigger or "wake", None
             self.stats["no_speech"] += 1
-            self._record(TurnResult(trigger=trigger, outcome="no_speech"))
+            self._record(TurnResult(trigger=trigger, outcome="no_speech", wake=self._take_wake_event(trigger)))
             task = asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
             self._background.add(task)  # a reference, so the task is not collected before it runs
             task.add_done_callback(self._background.discard)
+
+    def _take_wake_event(self, trigger: str) -> WakeDetected | None:
+        event, self._wake_event = self._wake_event, None
+        return event if trigger == "wake" else None
 
     def _accept(self, pcm: bytes) -> None:
         partial = self._stream.accept(pcm)
@@ -295,7 +306,7 @@ class DeviceSession:
         await self._send(control.PlayCue(control.CUE_LISTEN_END))
         ended_wall = self._clock()
         timings = TurnTimings(endpoint_s=max(0.0, ended_wall - self._last_voice_wall))
-        result = TurnResult(trigger=trigger, timings=timings)
+        result = TurnResult(trigger=trigger, timings=timings, wake=self._take_wake_event(trigger))
         try:
             prepared = None
             if speculation is not None and speculation.audio_len == len(end.audio):
@@ -395,6 +406,8 @@ class DeviceSession:
             finally:
                 if upcoming is not None:
                     upcoming.cancel()
+            if self._end_audio is not None:
+                await self._end_audio()
             if timings is not None:
                 timings.total_s = self._clock() - self._last_voice_wall
 

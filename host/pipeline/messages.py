@@ -174,3 +174,5 @@ class TurnResult:
     """"answered", "no_speech", "interrupted" (button pressed during the reply) or "error"."""
     timings: TurnTimings = field(default_factory=TurnTimings)
     """Where the time went."""
+    wake: WakeDetected | None = None
+    """The wake-word detection that started the turn (None for the button or a repeat)."""
