@@ -1,22 +1,223 @@
-"""Turn latency (to be written): from the end of the user's speech at the earbud to the first reply audio there.
+"""Turn latency: from the end of the user's speech at the earbud to the first reply audio there.
 
-Contract with the harness (bench/common.py) and the plots (bench/plots.py), section `turn_latency_ms`:
+Radio and earbud run as `earpiece-sim` processes, the bridge in this process (as `earpiece demo` runs it). The
+earbud's mic plays one WAV with many turns ("Hey Jarvis, what time is it?" ... silence ... "Hey Jarvis, what day
+is it?" ...), so the wake word, endpointing, recognition, answer, synthesis and the Bluetooth link all run as a user
+would meet them. A turn's latency is measured on the earbud's own wall clock: from the moment its mic played the
+last voiced sample of the question (`mic_started_at` + the sample's offset in the WAV) to the first reply frame the
+earbud received (`speaker_stream_starts`; cues are played by the earbud itself, so that stream is the reply).
+
+Section `turn_latency_ms` (bench/common.py, bench/plots.py):
     p50, p95     milliseconds over all measured turns
-    stages       {stage name: median ms} in pipeline order, e.g. uplink, endpoint, asr, assistant, tts, downlink
-                 (the waterfall plot draws a typical turn by laying these end to end, in this order)
+    stages       {stage: median ms} along the critical path, in order; per turn they add up to its latency:
+                   endpoint         the last voiced sample -> the bridge saw the first silent VAD frame and started
+                                    the (speculative) recognition: uplink, decoding, the VAD frame
+                   asr              recognition of the utterance
+                   assistant        the answer
+                   tts_first_audio  synthesis of the first sentence
+                   hangover_wait    waiting for the endpoint hangover to confirm the utterance ended (speculation
+                                    done early) plus the listen-end cue
+                   downlink         reply handed to the pacer -> its first frame received by the earbud
     samples_ms   every turn's latency (the histogram plot)
-    turns        how many turns were measured
+    turns        how many turns were measured (of `turns_spoken`)
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import secrets
+import shutil
+import statistics
+import tempfile
+import time
+import wave
 from pathlib import Path
 
-from bench.common import Unavailable
+from bench.common import Unavailable, percentile
 
 SECTIONS = {"turn_latency_ms": ("p50", "p95", "stages")}
-BUDGET_S = 150.0
+BUDGET_S = 240.0
+
+QUESTIONS = ("Hey Jarvis, what time is it?", "Hey Jarvis, what day is it?")
+LEAD_IN_S = 2.0  # the wake word model ignores the first ~1.6 s of a stream
+GAP_S = 3.6  # after each question: the reply (~1.5 s) plays and the deaf tail passes before the next wake word
+TURNS = 30
+QUICK_TURNS = 5
+SETUP_S = 45.0  # loading models, starting processes, pairing (kept out of the turns' share of the budget)
+STAGES = ("endpoint", "asr", "assistant", "tts_first_audio", "hangover_wait", "downlink")
+
+log = logging.getLogger(__name__)
+
+
+def _write_wav(path: Path, pcm: bytes, rate: int = 16000) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+
+
+def build_mic(engines, turns: int) -> tuple[bytes, list[tuple[float, float]]]:
+    """The mic's audio and, per turn, (when its last voiced sample plays, when the next turn's speech starts) in
+    seconds from the start of the WAV."""
+    from host.demo import last_voiced_sample
+    from host.pipeline.audio import silence
+
+    spoken = [engines.tts.synthesize(text) for text in QUESTIONS]
+    parts = [silence(LEAD_IN_S)]
+    position = len(parts[0]) // 2
+    ends: list[float] = []
+    starts: list[float] = []
+    for turn in range(turns):
+        speech = spoken[turn % len(spoken)]
+        starts.append(position / 16000)
+        ends.append((position + last_voiced_sample(speech)) / 16000)
+        gap = silence(GAP_S)
+        parts += [speech, gap]
+        position += (len(speech) + len(gap)) // 2
+    windows = [(end, starts[i + 1] if i + 1 < turns else position / 16000) for i, end in enumerate(ends)]
+    return b"".join(parts), windows
+
+
+async def measure(engines, turns: int, workdir: Path) -> dict:
+    from host import simulator
+    from host.bridge import Bridge
+    from host.link.adapter import resolve_adapter
+    from host.link.earbuds import pair_earbud
+    from host.link.registry import DeviceRegistry
+
+    mic, windows = build_mic(engines, turns)
+    mic_wav = workdir / "mic.wav"
+    _write_wav(mic_wav, mic)
+    radio = simulator.start_radio(log_dir=workdir)
+    earbud = None
+    try:
+        passkey = secrets.randbelow(1_000_000)
+        earbud = simulator.start_earbud(radio, "Earpiece-Bench", state_dir=workdir / "earbud", mic=[mic_wav],
+                                        passkey=passkey)
+        adapter = resolve_adapter(f"sim:{radio.address}")
+
+        async def passkey_provider() -> int:
+            return passkey
+
+        registry = DeviceRegistry()
+        device = await pair_earbud(adapter, earbud.address, passkey_provider, registry=registry)
+        results: list[tuple[float, object]] = []  # (wall time the turn was recorded, TurnResult)
+        plays: list[float] = []  # wall time each piece of reply audio was handed to the downlink
+
+        def on_turn(_name: str, result) -> None:
+            if result.outcome != "no_speech":
+                results.append((time.time(), result))
+
+        bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[device], on_turn=on_turn,
+                        control_server=False)
+        await bridge.start()
+        runner = bridge.runners[device.address]
+        handed_over = runner.session._play_audio
+
+        async def play_and_stamp(pcm: bytes) -> None:
+            plays.append(time.time())
+            await handed_over(pcm)
+
+        runner.session._play_audio = play_and_stamp  # bench-only stamp: when the reply left the pipeline
+        try:
+            await runner.link.wait_connected(timeout=20)
+            stats = earbud.read_stats()
+            while not stats.get("mic_started_at"):
+                await asyncio.sleep(0.1)
+                stats = earbud.read_stats()
+            last_window_end = stats["mic_started_at"] + windows[-1][1]
+            await asyncio.sleep(max(0.0, last_window_end - time.time()) + 0.5)
+            stats = earbud.read_stats()
+            session_stats = dict(runner.session.stats)
+        finally:
+            await bridge.close()
+    finally:
+        for process in (earbud, radio):
+            if process is not None:
+                process.stop()
+    return analyse(stats, windows, results, plays, session_stats)
+
+
+def analyse(stats: dict, windows: list[tuple[float, float]], results: list, plays: list[float],
+            session_stats: dict) -> dict:
+    started = stats["mic_started_at"]
+    downs = stats.get("speaker_stream_starts", [])
+    samples: list[float] = []
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
+    hangovers: list[float] = []
+    speculative = 0
+    for end_s, next_s in windows:
+        spoken_end, next_start = started + end_s, started + next_s
+        first_down = next((t for t in downs if spoken_end < t < next_start), None)
+        if first_down is None:
+            continue  # no reply (wake word missed): counted as turns spoken minus turns measured
+        total = (first_down - spoken_end) * 1000
+        samples.append(total)
+        play = next((t for t in plays if spoken_end < t <= first_down), None)
+        result = next((r for t, r in results if spoken_end < t < next_start + 5), None)
+        if play is None or result is None:
+            continue
+        timings = result.timings
+        paused = play - timings.latency_s  # when the session saw the first silent frame (started recognizing)
+        speculative += bool(timings.speculative)
+        hangovers.append(timings.endpoint_s * 1000)
+        work = timings.asr_s + timings.assistant_s + timings.tts_first_audio_s
+        parts = {
+            "endpoint": (paused - spoken_end) * 1000,
+            "asr": timings.asr_s * 1000,
+            "assistant": timings.assistant_s * 1000,
+            "tts_first_audio": timings.tts_first_audio_s * 1000,
+            "hangover_wait": max(0.0, timings.latency_s - work) * 1000,
+            "downlink": (first_down - play) * 1000,
+        }
+        for name, value in parts.items():
+            stages[name].append(value)
+    if not samples:
+        raise RuntimeError(f"no turn was answered ({len(windows)} spoken; session stats {session_stats})")
+    return {
+        "p50": round(percentile(samples, 50), 1),
+        "p95": round(percentile(samples, 95), 1),
+        "mean": round(statistics.fmean(samples), 1),
+        "min": round(min(samples), 1),
+        "max": round(max(samples), 1),
+        "stages": {name: round(statistics.median(values), 1) for name, values in stages.items() if values},
+        "samples_ms": [round(s, 1) for s in samples],
+        "turns": len(samples),
+        "turns_spoken": len(windows),
+        "speculative_turns": speculative,
+        "session": {k: session_stats.get(k) for k in ("wake_detections", "no_speech", "speculations_used",
+                                                       "speculations_discarded", "errors")},
+        "endpoint_hangover_ms_median": round(statistics.median(hangovers), 1) if hangovers else None,
+        "target": "p50 <= 350 ms, p95 <= 600 ms (default link and engines, 2 cores)",
+        "method": "radio + earbud as earpiece-sim processes, bridge in-process; earbud wall clock: last voiced "
+                  "sample played into its mic -> first reply frame received",
+    }
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    raise Unavailable("turn-latency benchmark not written yet (bench/bench_turns.py)")
+    from host import models
+    from host.pipeline.engines import Engines
+
+    try:
+        models.install()  # idempotent: `make` has normally installed them already
+        engines = Engines.load()
+    except models.ModelError as error:
+        raise Unavailable(f"models missing: {error}") from None
+    period = LEAD_IN_S / TURNS + GAP_S + 1.9
+    turns = QUICK_TURNS if quick else max(QUICK_TURNS, min(TURNS, int((budget_s - SETUP_S) / period)))
+    workdir = Path(tempfile.mkdtemp(prefix="earpiece-bench-turns-"))
+    saved_home = os.environ.get("EARPIECE_HOME")
+    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry and bonds; models already loaded
+    try:
+        section = asyncio.run(measure(engines, turns, workdir))
+    finally:
+        if saved_home is None:
+            os.environ.pop("EARPIECE_HOME", None)
+        else:
+            os.environ["EARPIECE_HOME"] = saved_home
+        shutil.rmtree(workdir, ignore_errors=True)
+        engines.close()
+    return {"turn_latency_ms": section}

@@ -97,6 +97,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     earbud.add_argument("--passkey", type=int, metavar="N", help="use this 6-digit passkey instead of a random one")
     earbud.add_argument("--stats", type=Path, metavar="FILE", help="rewrite the earbud's counters as JSON here every second")
     earbud.add_argument("--address", metavar="RANDOM_STATIC", help="use this random static address (C0:..:..)")
+    # Test aid, hidden from --help: stream the mic even while reporting quiet (a misbehaving firmware), so tests
+    # can prove the host drops such audio unprocessed and counts it.
+    earbud.add_argument("--misbehave-audio-in-quiet", action="store_true", help=argparse.SUPPRESS)
 
     devices = commands.add_parser("audio-devices", help="list this computer's microphones and speakers (for pyaudio:DEVICE)")
     devices.add_argument("--json", action="store_true", help="print one JSON object on one line to stdout")
@@ -184,6 +187,7 @@ async def _run_earbud(args: argparse.Namespace) -> int:
         radio=args.radio, name=args.name, mic=args.mic, speaker=args.speaker, state_dir=args.state_dir,
         passkey=args.passkey, stats=args.stats, address=args.address,
         live_mic=args.live_mic, live_speaker=args.live_speaker,
+        misbehave_audio_in_quiet=args.misbehave_audio_in_quiet,
     )
     earbud = SimulatedEarbud(options, announce=_say)
     try:

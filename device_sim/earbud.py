@@ -70,6 +70,9 @@ class EarbudOptions:
     # index or name from `earpiece-sim audio-devices`); None = WAV files (or silence) as above.
     live_mic: str | None = None
     live_speaker: str | None = None
+    # Test aid (hidden flag --misbehave-audio-in-quiet): a broken firmware that keeps streaming its mic while it
+    # reports quiet, so tests can prove the host drops such audio unprocessed. Never for real use.
+    misbehave_audio_in_quiet: bool = False
 
 
 def default_state_dir(name: str) -> Path:
@@ -168,6 +171,7 @@ class SimulatedEarbud:
         self.portaudio = None  # pyaudio_io.PortAudio when a live mic or speaker is used
         self.live_mic = None
         self.live_speaker = None
+        self._misbehave_encoder = None  # only with --misbehave-audio-in-quiet
 
     # -- start ------------------------------------------------------------------------------------------
 
@@ -391,6 +395,8 @@ class SimulatedEarbud:
 
     async def _tick(self) -> None:
         frames = self.core.mic_tick()
+        if self.options.misbehave_audio_in_quiet and self.core.quiet:
+            frames = self._misbehave_frames()
         if frames:
             self._audio_backlog.extend(frames)
             while len(self._audio_backlog) > MAX_AUDIO_BACKLOG:
@@ -404,6 +410,22 @@ class SimulatedEarbud:
             self.speaker.write(self.core.speaker_pull(TICK_SAMPLES))
         else:
             self.core.speaker_pull(TICK_SAMPLES)
+
+    def _misbehave_frames(self) -> list[bytes]:
+        """--misbehave-audio-in-quiet: read the mic behind the core's back and send it although quiet."""
+        if not (self.core.connected_now and self.core.streaming):
+            return []
+        if not self.hal.mic_on:
+            self.hal.mic_start()
+        if self._misbehave_encoder is None:
+            from protocol.audio import FrameEncoder
+
+            self._misbehave_encoder = FrameEncoder()
+        frames: list[bytes] = []
+        while (block := self.hal.mic_read(TICK_SAMPLES)) is not None and len(frames) < 4:
+            frames.extend(self._misbehave_encoder.encode(block))
+        self.counters["audio_frames_misbehaved_in_quiet"] += len(frames)
+        return frames
 
     def _pump_audio(self) -> None:
         """Hand queued audio frames to Bumble while the link keeps up (called per tick and on ACL flow)."""

@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 
 
 class EarbudRunner:
-    """One paired earbud: its link, its conversation, its reply audio and its quiet state."""
+    """One paired earbud: its link, its conversation, its reply audio and its quiet state.
+
+    Quiet is decided here, from the host's record (QuietBook), and applied in three places at once: the link's
+    quiet gate drops audio frames undecoded, the queued PCM is discarded, and the session drops its buffers and
+    work. The record survives bridge restarts; on every (re)connection a quiet earbud is told again.
+    """
 
     def __init__(
         self,
@@ -41,10 +46,12 @@ class EarbudRunner:
         adapter: Adapter | str | None,
         quiet_book: QuietBook,
         on_turn: Callable[[str, TurnResult], None] | None = None,
+        link_class: type[EarbudLink] = EarbudLink,
     ):
         self.device = device
         self.quiet_book = quiet_book
-        self.link = EarbudLink(device.address, adapter=adapter, name=device.name, on_connection=self._on_connection)
+        self.link = link_class(device.address, adapter=adapter, name=device.name, on_connection=self._on_connection,
+                               is_quiet=lambda: self.quiet)
         self.pacer = DownlinkPacer(self._send_frame)
         self.session = DeviceSession(
             engines,
@@ -54,9 +61,13 @@ class EarbudRunner:
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
             end_audio=self._end_audio,
         )
+        self.session.set_quiet(self.quiet)  # a restarted bridge picks up where the record says
         self.reply_streams_sent_at: deque[float] = deque(maxlen=64)  # wall time each reply stream began leaving
-        self.counters = {"audio_frames_received": 0, "frames_processed": 0, "frames_dropped_quiet": 0}
+        # Audio counted here; frames the link's quiet gate dropped are in link.stats (see `counters`).
+        self._processed = 0
+        self._dropped_quiet = 0
         self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -68,59 +79,124 @@ class EarbudRunner:
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._background]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
+        await self.session.close()
         await self.link.close()
 
     # --- earbud -> host ------------------------------------------------------------------------------------------
     async def _pump_audio(self) -> None:
         while True:
             pcm = await self.link.audio.get()
-            self.counters["audio_frames_received"] += 1
-            if self.quiet:
-                # Quiet means stopped: a frame that still arrives is dropped unprocessed, and counted.
-                self.counters["frames_dropped_quiet"] += 1
-                continue
-            self.counters["frames_processed"] += 1
-            await self.session.feed_audio(pcm)
+            await self.process_audio(pcm)
+
+    async def process_audio(self, pcm: bytes) -> None:
+        """One chunk of decoded mic audio from the link: to the session, unless quiet."""
+        if self.quiet:
+            # Quiet means stopped: audio decoded just before quiet began is dropped unprocessed, and counted.
+            self._dropped_quiet += 1
+            return
+        self._processed += 1
+        await self.session.feed_audio(pcm)
 
     async def _pump_messages(self) -> None:
         while True:
-            message = await self.link.messages.get()
-            if isinstance(message, control.Speaker):
-                self.pacer.speaker_report(message)
-                continue
-            if isinstance(message, control.Status):
-                kept = self.quiet_book.earbud_reported(self.device.address, bool(message.quiet), message.quiet_source)
-                if not kept:
-                    await self._reassert_quiet()
-                    continue
-            await self.session.handle_event(message)
+            await self.handle_message(await self.link.messages.get())
+
+    async def handle_message(self, message: object) -> None:
+        """One message from the earbud's status channel."""
+        if isinstance(message, control.Speaker):
+            self.pacer.speaker_report(message)
+            return
+        if isinstance(message, control.Status):
+            if not self._earbud_reported(bool(message.quiet), message.quiet_source):
+                # It says "listening" while we know it quiet, and not because of its switch: tell it again.
+                await self._reassert_quiet()
+                return
+        await self.session.handle_event(message)
 
     def _on_connection(self, connected: bool) -> None:
         if connected:
             # The host never silently leaves quiet: if we last knew this earbud quiet, say so again.
             if self.quiet:
-                asyncio.get_running_loop().create_task(self._reassert_quiet())
+                self._spawn(self._reassert_quiet())
         else:
             self.pacer.stop()
 
     async def _reassert_quiet(self) -> None:
         entry = self.quiet_book.get(self.device.address)
-        if entry.quiet:
-            await self._send_control(control.SetQuiet(True, entry.source))
+        if not entry.quiet or not self.link.connected:
+            return
+        # The switch is the earbud's to report, not ours to claim: re-assert a switch-held quiet as the host's.
+        source = control.QUIET_SOURCE_HOST if entry.source == control.QUIET_SOURCE_SWITCH else entry.source
+        try:
+            await self.link.send_control(control.SetQuiet(True, source))
+        except ConnectionError as error:  # it reconnects and we try again then
+            log.info("%s: could not re-assert quiet: %s", self.device.name, error)
+
+    # --- quiet ---------------------------------------------------------------------------------------------------
+    def _earbud_reported(self, quiet: bool, source: int) -> bool:
+        before = self.quiet
+        kept = self.quiet_book.earbud_reported(self.device.address, quiet, source)
+        self._quiet_changed(before)
+        return kept
+
+    def _host_requested(self, quiet: bool, source: int) -> bool:
+        """Record a change the host asked for; True if quiet actually changed."""
+        before = self.quiet
+        self.quiet_book.host_requested(self.device.address, quiet, source)
+        return self._quiet_changed(before)
+
+    def _quiet_changed(self, before: bool) -> bool:
+        now = self.quiet
+        if now == before:
+            return False
+        if now:
+            self._dropped_quiet += self.link.discard_audio()
+        self.session.set_quiet(now)
+        log.info("%s: %s", self.device.name, "quiet: not listening" if now else "listening again")
+        return True
 
     # --- host -> earbud ------------------------------------------------------------------------------------------
     async def _send_control(self, message: object) -> None:
         if isinstance(message, control.StopPlayback):
             self.pacer.stop()
         if isinstance(message, control.SetQuiet):
-            self.quiet_book.host_requested(self.device.address, bool(message.quiet), message.source)
-            if message.quiet:
-                self.pacer.stop()
+            await self._set_quiet(message)
+            return
         if self.link.connected:
             await self.link.send_control(message)
+
+    async def _set_quiet(self, message: control.SetQuiet) -> None:
+        changed = self._host_requested(bool(message.quiet), message.source)
+        by_voice = message.source == control.QUIET_SOURCE_VOICE
+        if message.quiet and not by_voice:
+            self.pacer.stop()  # asked from the CLI: stop talking too
+        if not self.link.connected:
+            return  # applied when it reconnects (see _on_connection)
+        cue = control.PlayCue(control.CUE_QUIET_ON if message.quiet else control.CUE_QUIET_OFF)
+        if changed and by_voice:
+            # The spoken confirmation is still on its way to the ear: the earcon follows it, the mic stops now.
+            await self.link.send_control(message)
+            self._spawn(self._cue_after_reply(cue))
+        elif changed:
+            await self.link.send_control([message, cue])
+        else:
+            await self.link.send_control(message)
+
+    async def _cue_after_reply(self, cue: control.PlayCue) -> None:
+        await self.pacer.wait_idle()
+        while self.pacer.estimated_level_ms() > 0:
+            await asyncio.sleep(0.05)
+        if self.link.connected:
+            with contextlib.suppress(ConnectionError):
+                await self.link.send_control(cue)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)  # a reference, so the task is not collected before it runs
+        task.add_done_callback(self._background.discard)
 
     async def _play_audio(self, pcm: bytes) -> None:
         self.pacer.play(pcm)
@@ -138,20 +214,35 @@ class EarbudRunner:
     def quiet(self) -> bool:
         return self.quiet_book.get(self.device.address).quiet
 
+    @property
+    def counters(self) -> dict[str, int]:
+        """audio_frames_received: audio notifications from the earbud; frames_processed: chunks the pipeline got;
+        frames_dropped_quiet: frames (or chunks decoded just before quiet began) dropped unprocessed in quiet."""
+        return {
+            "audio_frames_received": self.link.stats.audio_frames_received,
+            "frames_processed": self._processed,
+            "frames_dropped_quiet": self.link.stats.audio_frames_dropped_quiet + self._dropped_quiet,
+        }
+
     def status(self) -> dict:
         entry = self.quiet_book.get(self.device.address)
         last = self.link.last_status
         return {
             "device": self.device.name,
+            "name": self.device.name,
             "address": self.device.address,
             "connected": self.link.connected,
             "quiet": entry.quiet,
             "quiet_source": entry.source_name,
+            "earbud_quiet": bool(last.quiet) if last else None,
             "battery": None if last is None or last.battery == control.BATTERY_UNKNOWN else last.battery,
             "charging": bool(last.charging) if last else None,
-            "codec": {1: "ima-adpcm", 2: "pcm16"}.get(last.codec) if last else None,
+            "codec": {1: "adpcm", 2: "pcm16"}.get(last.codec) if last else None,
+            "firmware": self.link.earbud_hello.firmware if self.link.earbud_hello else None,
             "state": self.session.state,
             **self.counters,
+            "wake_detections": self.session.stats["wake_detections"],
+            "asr_runs": self.session.stats["asr_runs"],
             "link": self.link.stats.to_json(),
             "downlink": dict(self.pacer.stats),
         }
@@ -236,18 +327,25 @@ class Bridge:
 
 
 async def set_quiet(runner: EarbudRunner, quiet: bool, timeout: float = 5.0) -> dict:
-    """Ask one earbud to enter or leave quiet, and report what it says it is now."""
+    """Ask one earbud to enter or leave quiet (from the CLI), and report what it says it is now."""
     entry = runner.quiet_book.get(runner.device.address)
     if not quiet and entry.quiet and entry.source == control.QUIET_SOURCE_SWITCH:
-        return {"ok": False, "device": runner.device.name, "quiet": True,
+        return {"ok": False, "device": runner.device.name, "address": runner.device.address, "quiet": True,
+                "quiet_source": "switch",
                 "error": f"{runner.device.name}: the earbud's quiet switch holds quiet mode; slide it back to listen"}
-    await runner._send_control(control.SetQuiet(quiet, control.QUIET_SOURCE_HOST))
+    try:
+        await runner._send_control(control.SetQuiet(quiet, control.QUIET_SOURCE_HOST))
+    except ConnectionError:
+        pass  # the link dropped under us: the record holds the wish, and a reconnection applies it
     if not runner.link.connected:
-        return {"ok": True, "device": runner.device.name, "quiet": quiet, "pending": True}
-    with contextlib.suppress(Exception):
+        now = runner.quiet_book.get(runner.device.address)
+        return {"ok": True, "device": runner.device.name, "address": runner.device.address, "quiet": now.quiet,
+                "quiet_source": now.source_name, "pending": True, "error": None}
+    with contextlib.suppress(ConnectionError, TimeoutError, asyncio.TimeoutError):
         status = await runner.link.request_status(timeout)
-        runner.quiet_book.earbud_reported(runner.device.address, bool(status.quiet), status.quiet_source)
+        runner._earbud_reported(bool(status.quiet), status.quiet_source)
     now = runner.quiet_book.get(runner.device.address)
     ok = now.quiet == quiet
-    return {"ok": ok, "device": runner.device.name, "quiet": now.quiet, "quiet_source": now.source_name,
+    return {"ok": ok, "device": runner.device.name, "address": runner.device.address, "quiet": now.quiet,
+            "quiet_source": now.source_name,
             "error": None if ok else f"{runner.device.name} stayed {'quiet' if now.quiet else 'listening'}"}

@@ -53,6 +53,7 @@ SendControl = Callable[[object], Awaitable[None]]
 PlayAudio = Callable[[bytes], Awaitable[None]]
 
 NOTHING_TO_REPEAT = "I haven't said anything yet."
+WAKE_SETTLE_S = 2.0  # silence a fresh wake-word state hears after quiet, before the mic's audio
 
 
 @dataclass
@@ -153,6 +154,39 @@ class DeviceSession:
             return "replying"
         return "idle"
 
+    # ---- quiet -----------------------------------------------------------------------------------------------
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Enter or leave quiet. Quiet means stopped: no wake-word, VAD or ASR work, and nothing heard before it
+        is kept — after quiet the session starts from fresh buffers, so old audio can neither wake it nor reach
+        the recognizer. (Replies already handed to the earbud, and timers, go on: quiet is about listening.)"""
+        quiet = bool(quiet)
+        if quiet == self._quiet:
+            return
+        self._quiet = quiet
+        if quiet:
+            self._forget_heard()
+        else:
+            self._wake = self.engines.wake_detector()
+            # A fresh openWakeWord state starts from noise and can spike (DESIGN.md): let it settle on silence
+            # now, so the first wake word after quiet is heard and nothing else is.
+            self._wake.process_silence(int(WAKE_SETTLE_S * SAMPLE_RATE) * 2)
+            self._endpointer = self.engines.endpointer()
+
+    def _forget_heard(self) -> None:
+        """Drop every buffer holding the user's audio and every piece of work started on it."""
+        self._wake = _NoWake()
+        self._endpointer = _NoEndpointer()
+        self._listening_trigger = None
+        self._wake_event = None
+        self._stream = None
+        self.partial_transcript = ""
+        self._discard_speculation()
+        current = asyncio.current_task() if _loop_running() else None
+        if self._turn_task is not None and not self._turn_task.done() and self._turn_task is not current:
+            # Work on audio from before quiet (recognition, an answer not yet spoken) is not finished after it.
+            self._turn_task.cancel()
+
     # ---- input from the link ---------------------------------------------------------------------------------
 
     async def feed_audio(self, pcm: bytes) -> None:
@@ -192,13 +226,7 @@ class DeviceSession:
         if isinstance(message, control.Status):
             self.battery = None if message.battery == control.BATTERY_UNKNOWN else message.battery
             self.charging = bool(message.charging)
-            if message.quiet and not self._quiet:
-                self._endpointer.stop()
-                self._listening_trigger = None
-            elif self._quiet and not message.quiet:
-                # Back from quiet: flush what the wake-word buffers held from before, so it cannot fire on it.
-                self._wake.process_silence(2 * SAMPLE_RATE)
-            self._quiet = bool(message.quiet)
+            self.set_quiet(bool(message.quiet))
         elif isinstance(message, control.Button):
             await self._on_button(message.event)
 
@@ -459,3 +487,36 @@ class DeviceSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _NoWake:
+    """Stands in for the wake-word detector while quiet: no buffers, no work (the real one is rebuilt after)."""
+
+    def process(self, pcm: bytes) -> list:
+        return []
+
+    def process_silence(self, n_bytes: int) -> None:
+        pass
+
+
+class _NoEndpointer:
+    """Stands in for the endpointer while quiet: never listening, keeps no pre-roll."""
+
+    listening = False
+
+    def start(self, *args, **kwargs) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def process(self, pcm: bytes) -> list:
+        return []

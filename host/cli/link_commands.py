@@ -216,8 +216,37 @@ def _resolve(registry, target: str | None):
 
 
 def cmd_status(args) -> int:
+    from host import control_socket
+
+    # While `earpiece run` holds the link, only it can talk to the earbud: ask it (it also knows the counters).
+    if control_socket.bridge_running():
+        result = _status_from_bridge(args)
+    else:
+        result = _status_from_earbud(args)
+    emit(args, result, _status_text(result))
+    return 0
+
+
+def _status_from_bridge(args) -> dict:
+    from host import control_socket
+
+    try:
+        response = control_socket.request({"cmd": "status", "device": args.device}, timeout=args.timeout)
+    except (OSError, ValueError) as error:
+        raise CliError(f"the running bridge did not answer ({error}); is `earpiece run` stuck? restart it") from error
+    if not response.get("ok"):
+        raise CliError(response.get("error") or "the bridge could not report status")
+    devices = response.get("devices") or []
+    if len(devices) != 1:
+        names = ", ".join(d.get("device", "?") for d in devices) or "none"
+        raise CliError(f"the bridge manages several earbuds ({names}): name one, e.g. `earpiece status NAME`")
+    return {**devices[0], "via": "bridge"}
+
+
+def _status_from_earbud(args) -> dict:
     from host.link.earbud_link import EarbudLink
     from host.link.registry import DeviceRegistry
+    from host.quiet import SOURCE_NAMES
 
     registry = DeviceRegistry()
     device = _resolve(registry, args.device)
@@ -233,31 +262,47 @@ def cmd_status(args) -> int:
             return {
                 "address": device.address,
                 "name": device.name,
+                "device": device.name,
                 "connected": True,
                 "battery": battery if battery is not None else status.battery,
                 "charging": bool(status.charging),
                 "quiet": bool(status.quiet),
-                "quiet_source": status.quiet_source,
+                "quiet_source": SOURCE_NAMES.get(status.quiet_source, "unknown"),
                 "codec": {1: "adpcm", 2: "pcm16"}.get(status.codec, status.codec),
                 "volume": status.volume,
                 "firmware": hello.firmware if hello else status.firmware,
                 "mtu": link.mtu,
+                # No bridge is running: nothing on this computer receives or processes the earbud's audio.
+                "audio_frames_received": 0,
+                "frames_processed": 0,
+                "frames_dropped_quiet": 0,
                 "link": link.stats.to_json(),
+                "via": "earbud",
             }
         finally:
             await link.close()
 
     result = _run(ask())
     registry.touch(device.address, firmware=result.get("firmware"))
-    text = "\n".join(
-        [
-            f"{result['name']} ({result['address']}): connected",
-            f"  battery  {result['battery']}%{' (charging)' if result['charging'] else ''}",
-            f"  quiet    {'on' if result['quiet'] else 'off'}",
-            f"  codec    {result['codec']}, volume {result['volume']}%",
-            f"  firmware {result['firmware']}, ATT MTU {result['mtu']}",
-            f"  link     {result['link']['connects']} connection(s), {result['link']['sequence_gaps']} sequence gap(s)",
-        ]
-    )
-    emit(args, result, text)
-    return 0
+    return result
+
+
+def _status_text(result: dict) -> str:
+    quiet = f"on (by {result['quiet_source']})" if result["quiet"] else "off"
+    lines = [f"{result['name']} ({result['address']}): {'connected' if result['connected'] else 'not connected'}"
+             + (" — via the running bridge" if result.get("via") == "bridge" else "")]
+    if result.get("battery") is not None:
+        lines.append(f"  battery  {result['battery']}%{' (charging)' if result.get('charging') else ''}")
+    lines.append(f"  quiet    {quiet}")
+    if result.get("codec"):
+        volume = f", volume {result['volume']}%" if result.get("volume") is not None else ""
+        lines.append(f"  codec    {result['codec']}{volume}")
+    if result.get("firmware"):
+        mtu = f", ATT MTU {result['mtu']}" if result.get("mtu") else ""
+        lines.append(f"  firmware {result['firmware']}{mtu}")
+    if result.get("via") == "bridge":
+        lines.append(f"  audio    {result['audio_frames_received']} frame(s) received, {result['frames_processed']} "
+                     f"processed, {result['frames_dropped_quiet']} dropped in quiet")
+    link = result.get("link") or {}
+    lines.append(f"  link     {link.get('connects', 0)} connection(s), {link.get('sequence_gaps', 0)} sequence gap(s)")
+    return "\n".join(lines)

@@ -14,6 +14,7 @@ What the voice pipeline and `earpiece run` use:
 
 Callbacks (`on_audio` PCM, `on_audio_frame` the raw frames as received, `on_message`, `on_button`,
 `on_connection`) are optional alternatives to the queues;
+`is_quiet` is the quiet gate: while it returns True every audio frame is dropped (and counted) undecoded;
 they run in the event loop and must not block. A callback that raises is logged and counted, never fatal.
 
 On every (re)connection the link checks the ATT MTU (>= 185), subscribes to status, sends HELLO, waits for the
@@ -70,6 +71,7 @@ class LinkStats:
     audio_bytes_sent: int = 0
     audio_frames_not_sent: int = 0  # send_audio_frame while disconnected, or the write failed
     audio_queue_dropped: int = 0  # PCM dropped because nobody read `audio` fast enough
+    audio_frames_dropped_quiet: int = 0  # frames that arrived while quiet: dropped undecoded (the quiet gate)
     status_notifications: int = 0
     status_malformed: int = 0
     messages_received: int = 0
@@ -122,6 +124,7 @@ class EarbudLink:
         on_message: Callable[[Any], None] | None = None,
         on_button: Callable[[int], None] | None = None,
         on_connection: Callable[[bool], None] | None = None,
+        is_quiet: Callable[[], bool] | None = None,
     ) -> None:
         self.address = address.upper()
         self.name = name or self.address
@@ -137,6 +140,8 @@ class EarbudLink:
         self.on_message = on_message
         self.on_button = on_button
         self.on_connection = on_connection
+        # The quiet gate: while it returns True, audio frames are dropped as they arrive, before any decoding.
+        self.is_quiet = is_quiet
 
         self.audio: asyncio.Queue[bytes] = asyncio.Queue(AUDIO_QUEUE_FRAMES)
         self.messages: asyncio.Queue[Any] = asyncio.Queue(MESSAGE_QUEUE_LEN)
@@ -414,6 +419,10 @@ class EarbudLink:
     def _on_audio_notification(self, _sender: Any, data: bytearray) -> None:
         self.stats.audio_frames_received += 1
         self.stats.audio_bytes_received += len(data)
+        if self.is_quiet is not None and self._quiet_now():
+            # Quiet means stopped: a frame from an earbud that should not be sending is never decoded or queued.
+            self.stats.audio_frames_dropped_quiet += 1
+            return
         self._call(self.on_audio_frame, bytes(data))
         pcm = self.receiver.receive(bytes(data))  # never raises; malformed frames are counted in its stats
         if not pcm:
@@ -421,6 +430,29 @@ class EarbudLink:
         if not _put_dropping_oldest(self.audio, pcm):
             self.stats.audio_queue_dropped += 1
         self._call(self.on_audio, pcm)
+
+    def _quiet_now(self) -> bool:
+        try:
+            return bool(self.is_quiet())
+        except Exception:  # a failing gate must fail closed: when in doubt, do not listen
+            self.stats.callback_errors += 1
+            logger.exception("%s: quiet gate failed", self.name)
+            return True
+
+    def discard_audio(self) -> int:
+        """Drop the PCM waiting in `audio` and the receiver's partial state (quiet began). Returns chunks dropped."""
+        dropped = 0
+        while True:
+            try:
+                self.audio.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            dropped += 1
+        # A fresh receiver: its concealment would otherwise replay the last pre-quiet frame into the next gap.
+        stats = self.receiver.stats
+        self.receiver = AudioReceiver(reorder_window=self.receiver.reorder_window)
+        self.receiver.stats = stats  # the counters go on (LinkStats.receiver is this same dict)
+        return dropped
 
     def _on_status_notification(self, _sender: Any, data: bytearray) -> None:
         self.stats.status_notifications += 1

@@ -1,4 +1,4 @@
-"""Fixtures for the voice pipeline tests: real models (from PyPI wheels, cached under the repo's .cache/), real
+"""Fixtures for the voice pipeline tests: real models (the user's model cache, see tests/conftest.py), real
 synthesized speech (espeak-ng, generated at test time and cached for the session), and no touching of user state."""
 
 from __future__ import annotations
@@ -9,18 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from host import models
 from host.config import Config
 from host.pipeline.audio import read_wav
-from pipeline_helpers import SHARED_CACHE
-
-
-@pytest.fixture(scope="session")
-def models_root() -> Path:
-    """The wake-word and whisper models, installed by the same code as `earpiece models install`."""
-    root = SHARED_CACHE / "models"
-    models.install(root, wheel_dir=SHARED_CACHE / "wheels")
-    return root
 
 
 @pytest.fixture(autouse=True)
@@ -29,12 +19,6 @@ def isolated_home(tmp_path, monkeypatch, request):
     monkeypatch.setenv("EARPIECE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("EARPIECE_MODELS_DIR", raising=False)
     return tmp_path / "home"
-
-
-@pytest.fixture
-def use_models(models_root, monkeypatch) -> Path:
-    monkeypatch.setenv("EARPIECE_MODELS_DIR", str(models_root))
-    return models_root
 
 
 @pytest.fixture(scope="session")

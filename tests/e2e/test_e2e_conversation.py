@@ -1,0 +1,70 @@
+"""The product, end to end: you speak into the earbud, the answer arrives in your ear.
+
+Radio, earbud and bridge (`earpiece run`) are separate processes; speech is synthesized; what the earbud's
+speaker received is checked by recognizing it with the same offline recognizer the bridge uses.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from host.config import Config
+from host.pipeline.asr import load_engine
+from host.pipeline.audio import read_wav, silence
+from tests.e2e.conftest import LEAD_IN_S, speak, voiced_segments
+
+
+@pytest.fixture(scope="module")
+def recognizer(models_root):
+    return load_engine(Config().asr, models_root)
+
+
+def reply_text(system, recognizer) -> str:
+    """What the earbud's speaker said last (the reply), recognized offline."""
+    pcm = read_wav(system.speaker)
+    start, end = voiced_segments(pcm)[-1]
+    return recognizer.transcribe(pcm[int(start * 16000) * 2: int(end * 16000) * 2 + 3200])
+
+
+def test_wake_word_and_question_get_a_spoken_answer_in_the_ear(start_system, tmp_path, recognizer):
+    mic = silence(LEAD_IN_S) + speak("Hey Jarvis, what time is it?", tmp_path / "q.wav") + silence(15)
+    system = start_system(mic)
+    [turn] = system.wait_for_turn()
+    assert "answered" in turn, turn
+    assert re.search(r"heard 'What time is it\?' -> \"It's \d{1,2}:\d\d [AP]M\.\"", turn), turn
+    system.wait_for(lambda: system.earbud.read_stats()["speaker_stream_starts"], 10, "the reply to reach the earbud")
+    time.sleep(2.5)  # the reply plays out in real time
+    stats = system.earbud.read_stats()
+    system.stop()
+    assert stats["speaker_underruns"] == 0
+    assert stats["speaker_overflows"] == 0
+    heard = reply_text(system, recognizer).lower()
+    hour = re.search(r"It's (\d{1,2}):", turn).group(1)
+    assert "it" in heard and (hour in heard or "o'clock" in heard), heard
+
+
+def test_speech_without_the_wake_word_gets_no_answer(start_system, tmp_path):
+    mic = silence(LEAD_IN_S) + speak("What time is it? Set a timer for five minutes.", tmp_path / "q.wav") + silence(3)
+    system = start_system(mic)
+    # Let the sentence play through the mic twice.
+    system.wait_for(lambda: system.earbud.read_stats().get("audio_frames_sent", 0) > 2 * len(mic) // 640,
+                    40, "the mic audio to be sent twice")
+    stats = system.earbud.read_stats()
+    assert system.turns() == []
+    assert stats["speaker_stream_starts"] == []  # nothing was said to the user
+    assert "wake word" not in system.bridge_text()
+
+
+def test_a_timer_rings_unprompted(start_system, tmp_path):
+    mic = (silence(LEAD_IN_S) + speak("Hey Jarvis", tmp_path / "w.wav") + silence(0.4)
+           + speak("Set a timer for three seconds.", tmp_path / "q.wav") + silence(20))
+    system = start_system(mic)
+    [turn] = system.wait_for_turn()
+    assert "timer" in turn.lower(), turn
+    # The confirmation, then ~3 s later the companion speaks up on its own: two reply streams.
+    starts = system.wait_for(lambda: len(s := system.earbud.read_stats()["speaker_stream_starts"]) >= 2 and s,
+                             15, "the timer to ring")
+    assert starts[1] - starts[0] >= 2.5
