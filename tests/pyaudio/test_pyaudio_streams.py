@@ -35,6 +35,14 @@ def wait_until_playing(speaker) -> None:
         time.sleep(0.02)
 
 
+def wait_until_capturing(mic) -> None:
+    """The stream takes a moment (up to ~1 s here) to start delivering."""
+    deadline = time.monotonic() + 5
+    while mic.read(320) is None:
+        assert time.monotonic() < deadline, "the mic stream never started"
+        time.sleep(0.01)
+
+
 def loud(samples: np.ndarray, threshold: int = 1000) -> np.ndarray:
     """From the first to the last sample above `threshold`: the tone, as one stretch."""
     above = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
@@ -76,7 +84,7 @@ def test_mic_captures_at_the_device_rate_and_hands_out_16k(_use_pulse_server: Pu
         mic = portaudio.open_mic(TEST_MIC, rate=48000)
         assert mic.rate == 48000
         mic.start()
-        time.sleep(0.5)  # the stream takes a moment to start delivering
+        wait_until_capturing(mic)
         captured = bytearray()
         player = _use_pulse_server.play(wav)
         deadline = time.monotonic() + 1.8
@@ -98,10 +106,7 @@ def test_an_unread_mic_counts_overflows_and_keeps_the_newest_audio():
     with PortAudio() as portaudio:
         mic = portaudio.open_mic(TEST_MIC)
         mic.start()
-        deadline = time.monotonic() + 5
-        while mic.read(320) is None:  # the stream takes a moment to start delivering
-            assert time.monotonic() < deadline, "the mic stream never started"
-            time.sleep(0.01)
+        wait_until_capturing(mic)
         time.sleep(1.2)  # nobody reads: the 0.5 s buffer overflows
         assert mic.overflows >= 1
         chunks = 0

@@ -1,0 +1,173 @@
+"""Quiet at the pipeline level, faster than real time: the bridge's runner logic (quiet record, the link's quiet
+gate, decode, DeviceSession with the real wake-word model, VAD and recognizer) fed the earbud's encoded frames."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import numpy as np
+import pytest
+
+from host.bridge import set_quiet
+from host.pipeline.audio import silence
+from protocol import control
+from tests.quiet.quiet_rig import FRAME_BYTES, Rig
+
+WAKE = "Hey Jarvis."
+
+
+def wake_count(rig: Rig) -> int:
+    return rig.session.stats["wake_detections"]
+
+
+def test_200_quiet_toggles_interleaved_with_wake_words(engines, speech, tmp_path):
+    wake = silence(0.3) + speech(WAKE) + silence(0.6)
+    rng = random.Random(7)
+
+    async def scenario() -> None:
+        rig = Rig(engines, tmp_path)
+        runner, session = rig.runner, rig.session
+        await rig.mic(silence(2.0))  # the wake-word model's start-up guard
+        for cycle in range(200):
+            # Listening: the wake word is heard, every time.
+            before = wake_count(rig)
+            await rig.mic(wake)
+            assert wake_count(rig) == before + 1, f"cycle {cycle}: no wake word after leaving quiet"
+            assert session.listening
+
+            # Quiet: now, or after part of the request was spoken.
+            if rng.random() < 0.5:
+                await rig.mic(speech("What time")[: rng.randrange(FRAME_BYTES, 8000, 2)])
+            result = await set_quiet(runner, True)
+            assert result["ok"] and result["quiet"] and session.state == "quiet"
+            processed = runner.counters["frames_processed"]
+            dropped = runner.counters["frames_dropped_quiet"]
+            # A wake word said in quiet (the earbud should not even send it) is dropped at the gate, counted.
+            await rig.mic(wake)
+            assert wake_count(rig) == before + 1
+            assert runner.counters["frames_processed"] == processed
+            assert runner.counters["frames_dropped_quiet"] == dropped + len(wake) // FRAME_BYTES
+
+            result = await set_quiet(runner, False)
+            assert result["ok"] and not result["quiet"] and session.state == "idle"
+            rig.restart_stream()
+        assert session.stats["audio_ignored_quiet"] == 0  # the gate stopped every quiet frame before the session
+        assert all(not quiet for _, quiet in rig.fed)
+        # Cues: an earcon for every entry and every exit, each distinct.
+        cues = [m.cue for m in rig.link.sent if isinstance(m, control.PlayCue)]
+        assert cues.count(control.CUE_QUIET_ON) == 200 and cues.count(control.CUE_QUIET_OFF) == 200
+        await runner.close()
+
+    asyncio.run(scenario())
+
+
+def contains_chunk(haystack: bytes, chunks: list[bytes]) -> bool:
+    return any(chunk in haystack for chunk in chunks)
+
+
+def loud(chunk: bytes) -> bool:
+    return bool(np.abs(np.frombuffer(chunk, dtype="<i2")).max() > 1000)
+
+
+def test_audio_from_before_quiet_never_reaches_the_recognizer_after_it(engines, speech, tmp_path, monkeypatch):
+    heard_by_asr: list[bytes] = []
+    transcribe = engines.asr.transcribe
+
+    def recording_transcribe(audio: bytes) -> str:
+        heard_by_asr.append(bytes(audio))
+        return transcribe(audio)
+
+    monkeypatch.setattr(engines.asr, "transcribe", recording_transcribe)
+
+    async def scenario() -> None:
+        rig = Rig(engines, tmp_path)
+        runner, session = rig.runner, rig.session
+        await rig.mic(silence(2.0))
+        # Before quiet: words that sit in the pre-roll, then a wake word and the start of a request.
+        await rig.mic(speech("Banana pineapple strawberry.") + silence(0.2))
+        await rig.mic(speech(WAKE) + silence(0.3) + speech("Tell me about the secret plan"))
+        assert session.listening
+        before_quiet = [pcm for pcm, _ in rig.fed if loud(pcm)]
+        assert before_quiet
+        await set_quiet(runner, True)
+        assert heard_by_asr == [] and session.stats["asr_runs"] == 0  # the half-spoken request is not recognized
+        await set_quiet(runner, False)
+        rig.restart_stream()
+        # After quiet: a whole new request.
+        await rig.mic(speech(WAKE) + silence(0.3) + speech("What time is it?") + silence(1.5))
+        await session.wait_idle()
+        answered = [t for t in session.turns if t.outcome == "answered"]
+        assert len(answered) == 1 and "time" in answered[0].transcript.lower()
+        for heard in heard_by_asr:
+            assert not contains_chunk(heard, before_quiet), "audio from before quiet reached the recognizer"
+        assert "banana" not in answered[0].transcript.lower() and "secret" not in answered[0].transcript.lower()
+        await runner.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_turn_being_worked_out_when_quiet_begins_is_dropped(engines, speech, tmp_path):
+    async def scenario() -> None:
+        rig = Rig(engines, tmp_path)
+        runner, session = rig.runner, rig.session
+        await rig.mic(silence(2.0) + speech(WAKE) + silence(0.3) + speech("What time is it?") + silence(0.8))
+        assert session.replying  # recognition (or the answer) is under way
+        await set_quiet(runner, True)
+        await session.wait_idle()
+        await asyncio.sleep(1.0)  # a recognition already running in its thread finishes: its result is unused
+        assert not [t for t in session.turns if t.outcome == "answered"] and session.stats["turns"] == 0
+        assert runner.pacer.stats["frames_sent"] == 0  # no answer was spoken from audio heard before quiet
+        assert not rig.link.audio.qsize()
+        await runner.close()
+
+    asyncio.run(scenario())
+
+
+def test_voice_enters_quiet_with_a_spoken_confirmation_then_an_earcon(engines, speech, tmp_path):
+    async def scenario() -> None:
+        rig = Rig(engines, tmp_path)
+        runner, session = rig.runner, rig.session
+        await rig.mic(silence(2.0) + speech(WAKE) + silence(0.3) + speech("Go quiet.") + silence(1.0))
+        await session.wait_idle()
+        [turn] = session.turns
+        assert turn.outcome == "answered" and "quiet" in turn.reply.text.lower()
+        assert runner.quiet and rig.book.get(runner.device.address).source_name == "voice"
+        assert runner.pacer.stats["frames_sent"] > 0  # the confirmation was spoken
+        quiet_msgs = [m for m in rig.link.sent if isinstance(m, control.SetQuiet)]
+        assert quiet_msgs == [control.SetQuiet(True, control.QUIET_SOURCE_VOICE)]
+        for _ in range(200):  # the earcon follows once the confirmation has played
+            if control.PlayCue(control.CUE_QUIET_ON) in rig.link.sent:
+                break
+            await asyncio.sleep(0.05)
+        assert control.PlayCue(control.CUE_QUIET_ON) in rig.link.sent
+        # Voice can only enter quiet: with the mic stopped nothing is heard, so "stop being quiet" cannot arrive.
+        processed = runner.counters["frames_processed"]
+        await rig.mic(speech(WAKE))
+        assert runner.counters["frames_processed"] == processed and runner.quiet
+        await runner.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_switch_holds_quiet_against_the_host(engines, tmp_path):
+    async def scenario() -> None:
+        rig = Rig(engines, tmp_path)
+        runner = rig.runner
+        await runner.handle_message(control.Status(True, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
+                                                   600, "test"))
+        assert runner.quiet and rig.session.state == "quiet"
+        result = await set_quiet(runner, False)
+        assert not result["ok"] and "switch" in result["error"] and runner.quiet
+        assert not any(isinstance(m, control.SetQuiet) for m in rig.link.sent)
+        # The earbud claiming "listening" without its switch does not unquiet the host; it is told again.
+        await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_HOST, 90, 1, 80, 0,
+                                                   600, "test"))
+        assert runner.quiet and rig.link.sent[-1] == control.SetQuiet(True, control.QUIET_SOURCE_HOST)
+        # The switch moved back: believed.
+        await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
+                                                   600, "test"))
+        assert not runner.quiet and rig.session.state == "idle"
+        await runner.close()
+
+    asyncio.run(scenario())
