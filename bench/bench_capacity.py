@@ -1,18 +1,242 @@
-"""Capacity (to be written): how many simulated earbuds one host can keep listening for the wake word in real time.
+"""Capacity: how many earbuds one bridge keeps listening for the wake word in real time.
+
+The radio and a swarm of simulated earbuds (`earpiece-sim swarm`: one process, each earbud a full simulated earbud
+whose mic replays pre-encoded frames) run as processes; the bridge runs in this process, as `earpiece run` would,
+with the default engines. The earbuds are paired once (fixed passkey), then the bridge takes them on in steps of
+STEP: after each step every stream must keep up for WINDOW_S seconds —
+  - no dropped frames: no sequence gaps at the bridge, none dropped by an earbud whose link could not keep up,
+    none dropped from the bridge's audio queues;
+  - none processed later than LATE_LIMIT_MS after capture: frame k of an earbud's stream was captured at the
+    swarm's `stream_started_at + k * 20 ms` (its wall clock; frames not processed yet count as processed now); it counts as processed when the session has
+    taken it in and the wake word model has scored the 80 ms block it completed.
 
 Section `capacity`:
-    max_listening_devices   the most earbuds streaming at once with the host keeping up (no growing backlog)
+    max_listening_devices   the most earbuds that kept up (0 if even the first step failed)
+    steps                   per step: devices, worst and p99 lateness in ms, dropped frames, ok
 """
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import deque
 from pathlib import Path
 
-from bench.common import Unavailable
+from bench.common import Unavailable, percentile
 
 SECTIONS = {"capacity": ("max_listening_devices",)}
-BUDGET_S = 180.0
+BUDGET_S = 240.0
+
+STEP = 8
+MAX_DEVICES = int(os.environ.get("EARPIECE_BENCH_MAX_DEVICES", "64"))
+QUICK_MAX_DEVICES = 8
+WINDOW_S = 8.0  # each step is judged over this long, after SETTLE_S for the new links to connect and settle
+SETTLE_S = 3.0
+LATE_LIMIT_MS = 200.0
+PASSKEY = 246810
+FRAME_S = 0.020
+PAIR_CONCURRENCY = 6
+
+log = logging.getLogger(__name__)
+
+
+def _mic_wav(engines, path: Path) -> None:
+    """Ordinary talk without the wake word (the wake model's cost does not depend on what it hears)."""
+    from host.demo import write_wav
+    from host.pipeline.audio import silence
+
+    lines = ["The meeting moved to Thursday afternoon.", "Could you pass me the salt, please?",
+             "It looks like rain again tomorrow."]
+    pcm = b"".join(engines.tts.synthesize(line) + silence(0.6) for line in lines)
+    write_wav(path, pcm)
+
+
+class StreamProbe:
+    """Stamps when each audio frame of one earbud was processed, and checks it against its capture time."""
+
+    def __init__(self, runner) -> None:
+        self.runner = runner
+        self.frames = 0  # frames the session has taken in since the stream began
+        self.processed_at: list[float] = []
+        self._feed = runner.session.feed_audio
+        runner.session.feed_audio = self.feed
+        self.wake = runner.session._wake
+        if hasattr(self.wake, "scored_log"):  # batched scoring: keep when each block's score was ready
+            self.wake.scored_log = deque(maxlen=100_000)
+
+    async def feed(self, pcm: bytes) -> None:
+        await self._feed(pcm)
+        self.frames += 1
+        self.processed_at.append(time.time())
+
+    def done_at(self) -> list[float]:
+        """Per frame: when it was fed to the session and (batched scoring) its 80 ms block was scored."""
+        log = getattr(self.wake, "scored_log", None)
+        if log is None:
+            return list(self.processed_at)
+        ends = [end for end, _ in log]
+        times = [at for _, at in log]
+        done = []
+        for k, fed in enumerate(self.processed_at):
+            i = bisect.bisect_left(ends, (k + 1) * FRAME_S - 1e-9)
+            done.append(max(fed, times[i]) if i < len(times) else float("inf"))
+        return done
+
+    def lateness_ms(self, stream_started_at: float, since: float, until: float) -> list[float]:
+        """How late each frame captured in [since, until) was processed, relative to its capture; a frame not
+        processed by now counts as processed now."""
+        now = time.time()
+        late = []
+        done = self.done_at()
+        last = int((until - stream_started_at) / FRAME_S)
+        for k in range(max(0, int((since - stream_started_at) / FRAME_S)), last):
+            at = done[k] if k < len(done) else now
+            late.append((min(at, now) - (stream_started_at + k * FRAME_S)) * 1000)
+        return late
+
+    def dropped(self) -> int:
+        stats = self.runner.link.stats
+        return stats.sequence_gaps + stats.audio_queue_dropped
+
+
+async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> dict:
+    from host import simulator
+    from host.bridge import Bridge, EarbudRunner
+    from host.link.adapter import resolve_adapter
+    from host.link.earbuds import pair_earbud
+    from host.link.registry import DeviceRegistry
+    from host.simulator import SimProcess
+
+    mic = workdir / "mic.wav"
+    _mic_wav(engines, mic)
+    radio = simulator.start_radio(log_dir=workdir)
+    swarm = None
+    steps: list[dict] = []
+    try:
+        stats_path = workdir / "swarm.json"
+        swarm = SimProcess(["swarm", "--radio", radio.address, "--count", str(max_devices), "--mic", str(mic),
+                            "--state-dir", str(workdir / "swarm"), "--passkey", str(PASSKEY),
+                            "--stats", str(stats_path)], workdir / "swarm.log")
+        swarm.wait_for_line(r"^swarm of \d+ earbuds advertising$", 60 + max_devices)
+        import json
+        import re
+
+        addresses = [m.group(1) for line in swarm.lines
+                     if (m := re.match(r"^earbud \S+ advertising as ([0-9A-F:]{17})$", line))]
+        adapter = resolve_adapter(f"sim:{radio.address}")
+        registry = DeviceRegistry()
+
+        async def passkey_provider() -> int:
+            return PASSKEY
+
+        gate = asyncio.Semaphore(PAIR_CONCURRENCY)
+
+        async def pair(address: str):
+            async with gate:
+                return await pair_earbud(adapter, address, passkey_provider, registry=registry)
+
+        started = time.monotonic()
+        devices = await asyncio.gather(*(pair(address) for address in addresses))
+        log.info("paired %d earbuds in %.1f s", len(devices), time.monotonic() - started)
+
+        bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[], control_server=False)
+        await bridge.start()
+        probes: dict[str, StreamProbe] = {}
+        try:
+            for count in range(STEP, max_devices + 1, STEP):
+                if time.monotonic() + SETTLE_S + WINDOW_S + 10 > deadline:
+                    log.info("capacity: out of time before %d devices", count)
+                    break
+                for device in devices[count - STEP: count]:
+                    runner = EarbudRunner(device, engines, adapter, bridge.quiet_book)
+                    bridge.runners[device.address] = runner
+                    probes[device.address] = StreamProbe(runner)
+                    await runner.start()
+                await asyncio.gather(*(bridge.runners[d.address].link.wait_connected(timeout=30)
+                                       for d in devices[:count]))
+                await asyncio.sleep(SETTLE_S)
+                dropped_before = {a: p.dropped() for a, p in probes.items()}
+                swarm_before = _swarm_drops(stats_path)
+                window_start = time.time()
+                await asyncio.sleep(WINDOW_S)
+                window_end = time.time()
+                await asyncio.sleep(0.5)  # let the stats file catch up
+                swarm_stats = {e["address"]: e for e in json.loads(stats_path.read_text())["earbuds"]}
+                late: list[float] = []
+                for address, probe in probes.items():
+                    entry = swarm_stats.get(address) or {}
+                    if entry.get("stream_started_at"):
+                        late += probe.lateness_ms(entry["stream_started_at"], window_start, window_end)
+                dropped = sum(p.dropped() - dropped_before[a] for a, p in probes.items()) \
+                    + _swarm_drops(stats_path) - swarm_before
+                worst = max(late) if late else None
+                ok = bool(late) and dropped == 0 and worst is not None and worst <= LATE_LIMIT_MS
+                step = {"devices": count, "ok": ok, "worst_late_ms": _r(worst), "p99_late_ms": _r(percentile(late, 99)),
+                        "p50_late_ms": _r(percentile(late, 50)), "dropped_frames": dropped,
+                        "frames_checked": len(late)}
+                steps.append(step)
+                log.info("capacity step: %s", step)
+                if not ok:
+                    break
+        finally:
+            await bridge.close()
+    finally:
+        for process in (swarm, radio):
+            if process is not None:
+                process.stop()
+    passed = [s["devices"] for s in steps if s["ok"]]
+    return {
+        "max_listening_devices": max(passed) if passed else 0,
+        "steps": steps,
+        "step": STEP,
+        "late_limit_ms": LATE_LIMIT_MS,
+        "window_s": WINDOW_S,
+        "target": ">= 40 earbuds on 2 cores",
+        "method": "radio + `earpiece-sim swarm` (pre-encoded mic frames) as processes, bridge in-process with the "
+                  "default engines; a step passes with no dropped frame and every frame processed (session fed, "
+                  f"wake model scored) within {LATE_LIMIT_MS:.0f} ms of capture",
+    }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _swarm_drops(stats_path: Path) -> int:
+    import json
+
+    try:
+        return sum(e["audio_frames_dropped"] for e in json.loads(stats_path.read_text())["earbuds"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    raise Unavailable("capacity benchmark not written yet (bench/bench_capacity.py)")
+    from host import models
+    from host.pipeline.engines import Engines
+
+    deadline = time.monotonic() + budget_s
+    try:
+        models.install()
+        engines = Engines.load()
+    except models.ModelError as error:
+        raise Unavailable(f"models missing: {error}") from None
+    workdir = Path(tempfile.mkdtemp(prefix="earpiece-bench-capacity-"))
+    saved_home = os.environ.get("EARPIECE_HOME")
+    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry and bonds; models already loaded
+    try:
+        section = asyncio.run(measure(engines, QUICK_MAX_DEVICES if quick else MAX_DEVICES, workdir,
+                                      deadline - 10))
+    finally:
+        if saved_home is None:
+            os.environ.pop("EARPIECE_HOME", None)
+        else:
+            os.environ["EARPIECE_HOME"] = saved_home
+        shutil.rmtree(workdir, ignore_errors=True)
+        engines.close()
+    return {"capacity": section}

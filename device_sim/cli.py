@@ -66,7 +66,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--version", action="version", version=f"earpiece-sim {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr (-vv for debug)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{radio,earbud,audio-devices}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{radio,earbud,swarm,audio-devices}")
 
     radio = commands.add_parser("radio", help="run the virtual Bluetooth radio", description=RADIO_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,6 +100,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     # Test aid, hidden from --help: stream the mic even while reporting quiet (a misbehaving firmware), so tests
     # can prove the host drops such audio unprocessed and counts it.
     earbud.add_argument("--misbehave-audio-in-quiet", action="store_true", help=argparse.SUPPRESS)
+
+    _add_swarm_parser(commands)  # device_sim/swarm.py: many earbuds in one process, for load tests
 
     devices = commands.add_parser("audio-devices", help="list this computer's microphones and speakers (for pyaudio:DEVICE)")
     devices.add_argument("--json", action="store_true", help="print one JSON object on one line to stdout")
@@ -252,11 +254,54 @@ def _audio_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_swarm_parser(commands) -> None:
+    swarm = commands.add_parser(
+        "swarm", help="run many simulated earbuds in one process (load tests)",
+        description="Many earbuds in one process, each a full simulated earbud except that its mic replays frames "
+                    "encoded once from the WAV (so the load is the host's). All pair with the same --passkey. "
+                    "Prints `earbud NAME advertising as ADDRESS` per earbud, then `swarm of N earbuds advertising`.")
+    swarm.add_argument("--radio", required=True, metavar="HOST:PORT", type=_radio_address, help="the radio's address")
+    swarm.add_argument("--count", required=True, type=int, metavar="N", help="how many earbuds")
+    swarm.add_argument("--mic", required=True, type=Path, metavar="WAV", help="what every mic hears, looped")
+    swarm.add_argument("--state-dir", required=True, type=Path, metavar="DIR", help="bonds and addresses, per earbud")
+    swarm.add_argument("--name-prefix", default="Earpiece-Swarm", help="names are PREFIX-000, PREFIX-001, ...")
+    swarm.add_argument("--passkey", type=int, default=123456, metavar="N", help="every earbud's passkey")
+    swarm.add_argument("--stats", type=Path, metavar="FILE", help="rewrite per-earbud stream counters as JSON here")
+
+
+def _run_swarm_command(args: argparse.Namespace) -> int:
+    from device_sim.earbud import EarbudError
+    from device_sim.swarm import Swarm, SwarmOptions
+
+    async def run() -> int:
+        swarm = Swarm(SwarmOptions(radio=args.radio, count=args.count, mic=args.mic, state_dir=args.state_dir,
+                                   name_prefix=args.name_prefix, passkey=args.passkey, stats=args.stats), _say)
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        asyncio.get_running_loop().create_task(stop.wait()).add_done_callback(lambda _task: swarm.stop())
+        await swarm.start()
+        await swarm.run()
+        return 0
+
+    if not 0 <= args.passkey <= 999_999:
+        print("earpiece-sim swarm: --passkey must be 0..999999 (six digits)", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run())
+    except (EarbudError, ValueError) as error:
+        print(f"earpiece-sim swarm: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     _setup_logging(args.verbose)
     if args.command == "audio-devices":
         return _audio_devices(args)
+    if args.command == "swarm":
+        return _run_swarm_command(args)
     runner = _run_radio if args.command == "radio" else _run_earbud
     try:
         return asyncio.run(runner(args))

@@ -242,25 +242,40 @@ async def run_live_demo(
     turns: list[LiveTurn] = []
     stats: dict = {}
     try:
-        progress("starting the virtual radio")
-        radio = simulator.start_radio(log_dir=workdir, **(radio_args or {}))
-        progress("starting a simulated earbud on this computer's microphone and speakers")
+        # Start-up runs in threads and races `stop`, so Ctrl-C works at any moment. A terminal's Ctrl-C also
+        # reaches the radio and earbud (same process group), which then vanish: a failure once `stop` is set is
+        # that, not an error.
         try:
-            earbud = simulator.start_earbud(
-                radio, "Earpiece-Live", state_dir=workdir / "earbud", passkey=LIVE_PASSKEY,
-                # earpiece-sim takes `pyaudio[:DEVICE]` where it takes files
-                mic=[Path(_live_spec(mic_device))], speaker=Path(_live_spec(speaker_device)),
-            )
-        except TimeoutError:
-            raise DemoError(_earbud_failure(workdir / "earbud" / "earbud.log")) from None
-        adapter = resolve_adapter(f"sim:{radio.address}")
-        progress(f"pairing with {earbud.name} ({earbud.address})")
+            progress("starting the virtual radio")
+            # (Threads are awaited, not abandoned: what they start must be known to be stopped.)
+            radio = await asyncio.to_thread(simulator.start_radio, log_dir=workdir, **(radio_args or {}))
+            _raise_if_stopped(stop)
+            progress("starting a simulated earbud on this computer's microphone and speakers")
+            try:
+                earbud = await asyncio.to_thread(
+                    simulator.start_earbud, radio, "Earpiece-Live", state_dir=workdir / "earbud",
+                    passkey=LIVE_PASSKEY,
+                    # earpiece-sim takes `pyaudio[:DEVICE]` where it takes files
+                    mic=[Path(_live_spec(mic_device))], speaker=Path(_live_spec(speaker_device)),
+                )
+                _raise_if_stopped(stop)
+            except TimeoutError:
+                raise DemoError(_earbud_failure(workdir / "earbud" / "earbud.log")) from None
+            adapter = resolve_adapter(f"sim:{radio.address}")
+            progress(f"pairing with {earbud.name} ({earbud.address})")
 
-        async def passkey_provider() -> int:
-            return LIVE_PASSKEY
+            async def passkey_provider() -> int:
+                return LIVE_PASSKEY
 
-        registry = DeviceRegistry()
-        device = await pair_earbud(adapter, earbud.address, passkey_provider, registry=registry)
+            registry = DeviceRegistry()
+            device = await _unless_stopped(pair_earbud(adapter, earbud.address, passkey_provider, registry=registry),
+                                           stop)
+        except _Stopped:
+            raise
+        except Exception:
+            await asyncio.sleep(0.3)  # let a Ctrl-C that is on its way land first
+            _raise_if_stopped(stop)
+            raise
 
         def turn_done(_name: str, result: TurnResult) -> None:
             if result.outcome != "no_speech":
@@ -272,13 +287,15 @@ async def run_live_demo(
                         control_server=False)
         await bridge.start()
         try:
-            await bridge.runners[device.address].link.wait_connected(timeout=20)
+            await _unless_stopped(bridge.runners[device.address].link.wait_connected(timeout=20), stop)
             progress('listening: say "Hey Jarvis", then your question (Ctrl-C to stop)')
             await stop.wait()
         finally:
             await bridge.close()
         with contextlib.suppress(OSError, ValueError):
             stats = earbud.read_stats()
+    except _Stopped:
+        pass  # Ctrl-C while starting up: stop what was started, report no turns
     finally:
         for process in (earbud, radio):
             if process is not None:
@@ -291,6 +308,31 @@ async def run_live_demo(
     counters = ("mic_device", "speaker_device", "mic_input_overflows", "speaker_output_underruns",
                 "speaker_output_dropped_ms", "audio_frames_sent")
     return {"turns": [turn.to_json() for turn in turns], "earbud": {k: stats[k] for k in counters if k in stats}}
+
+
+class _Stopped(Exception):
+    """`stop` was set before the demo was up."""
+
+
+def _raise_if_stopped(stop: asyncio.Event) -> None:
+    if stop.is_set():
+        raise _Stopped
+
+
+async def _unless_stopped(awaitable, stop: asyncio.Event):
+    """Await `awaitable`, but give up (cancelling it) as soon as `stop` is set: Ctrl-C must not wait for pairing."""
+    task = asyncio.ensure_future(awaitable)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if stop.is_set():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise _Stopped
+    return task.result()
 
 
 def _live_spec(device: str) -> str:

@@ -53,6 +53,13 @@ SendControl = Callable[[object], Awaitable[None]]
 PlayAudio = Callable[[bytes], Awaitable[None]]
 
 NOTHING_TO_REPEAT = "I haven't said anything yet."
+EARLY_END_FRACTION = 2 / 3  # of the hangover: enough silence to end a request the assistant understood
+
+
+def _complete_request(reply: Reply) -> bool:
+    """The assistant understood a whole request: a skill answered, and not with a question back."""
+    first = (split_sentences(reply.text) or [reply.text])[0].strip()
+    return reply.skill not in ("", "fallback") and not first.endswith("?")
 WAKE_SETTLE_S = 2.0  # silence a fresh wake-word state hears after quiet, before the mic's audio
 
 
@@ -116,7 +123,7 @@ class DeviceSession:
             "audio_chunks": 0, "audio_ignored_quiet": 0, "audio_ignored_replying": 0, "malformed_chunks": 0,
             "wake_detections": 0, "listens": 0, "asr_runs": 0, "speculations_used": 0,
             "speculations_discarded": 0, "turns": 0, "no_speech": 0, "interrupted": 0, "timers_started": 0,
-            "timers_fired": 0, "errors": 0,
+            "timers_fired": 0, "errors": 0, "early_ends": 0,
         }
 
     # ---- state -----------------------------------------------------------------------------------------------
@@ -175,8 +182,9 @@ class DeviceSession:
 
     def _forget_heard(self) -> None:
         """Drop every buffer holding the user's audio and every piece of work started on it."""
-        self._wake = _NoWake()
-        self._endpointer = _NoEndpointer()
+        # Fresh stages (cheap: the models are shared) hold none of the old audio; in quiet nothing is fed to them.
+        self._wake = self.engines.wake_detector()
+        self._endpointer = self.engines.endpointer()
         self._listening_trigger = None
         self._wake_event = None
         self._stream = None
@@ -206,6 +214,7 @@ class DeviceSession:
             self._wake.process_silence(len(pcm))  # the user is talking to us, not saying the wake word
             for event in self._endpointer.process(pcm):
                 self._on_endpoint_event(event)
+            self._maybe_end_early()
             return
         if self.replying or (self.audio_time < self._deaf_until and self._clock() < self._deaf_until_wall):
             # Our own reply (and its echo) must not wake us or be recognized: the stages hear silence.
@@ -279,10 +288,11 @@ class DeviceSession:
                 self._discard_speculation()
                 task = asyncio.get_running_loop().create_task(self._prepare(event.audio, None))
                 self._speculation = _Speculation(len(event.audio), task)
+                task.add_done_callback(lambda _task: self._maybe_end_early())
         elif isinstance(event, SpeechResumed):
             self._discard_speculation()
         elif isinstance(event, SpeechEnded):
-            if event.reason != "silence":
+            if event.reason not in ("silence", "complete"):
                 self._last_voice_wall = self._clock()
             trigger, self._listening_trigger = self._listening_trigger or "wake", None
             speculation, self._speculation = self._speculation, None
@@ -296,6 +306,28 @@ class DeviceSession:
             task = asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
             self._background.add(task)  # a reference, so the task is not collected before it runs
             task.add_done_callback(self._background.discard)
+
+    def _maybe_end_early(self) -> None:
+        """Commit the utterance before the hangover runs out when the speculative answer shows it is complete.
+
+        Most of a turn's latency is the hangover: the silence that proves the user has finished. When the
+        recognizer and the assistant, run on the audio up to the pause, give a confident answer (a skill understood
+        it, and not with a question back such as "How long should the timer run?"), a shorter silence is proof
+        enough. Requests nothing understood (dictation, long sentences with pauses) still wait the whole hangover."""
+        speculation = self._speculation
+        if speculation is None or not speculation.task.done() or speculation.task.cancelled() \
+                or speculation.task.exception() is not None or not self.listening:
+            return
+        if self._endpointer.silence_s < self.config.endpoint.hangover_s * EARLY_END_FRACTION:
+            return
+        if self._endpointer.utterance_bytes != speculation.audio_len:
+            return
+        if not _complete_request(speculation.task.result().reply):
+            return
+        event = self._endpointer.end_now()
+        if event is not None:
+            self.stats["early_ends"] += 1
+            self._on_endpoint_event(event)
 
     def _take_wake_event(self, trigger: str) -> WakeDetected | None:
         event, self._wake_event = self._wake_event, None
@@ -331,7 +363,11 @@ class DeviceSession:
                          self._clock() - answered)
 
     async def _run_turn(self, trigger: str, end: SpeechEnded, speculation: _Speculation | None, stream) -> None:
-        await self._send(control.PlayCue(control.CUE_LISTEN_END))
+        # The cue goes out without holding up the reply: its write waits for the earbud's acknowledgement (a link
+        # round trip), and a reply that is ready must not queue behind it.
+        cue = asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
+        self._background.add(cue)
+        cue.add_done_callback(self._background.discard)
         ended_wall = self._clock()
         timings = TurnTimings(endpoint_s=max(0.0, ended_wall - self._last_voice_wall))
         result = TurnResult(trigger=trigger, timings=timings, wake=self._take_wake_event(trigger))
@@ -496,27 +532,3 @@ def _loop_running() -> bool:
         return False
     return True
 
-
-class _NoWake:
-    """Stands in for the wake-word detector while quiet: no buffers, no work (the real one is rebuilt after)."""
-
-    def process(self, pcm: bytes) -> list:
-        return []
-
-    def process_silence(self, n_bytes: int) -> None:
-        pass
-
-
-class _NoEndpointer:
-    """Stands in for the endpointer while quiet: never listening, keeps no pre-roll."""
-
-    listening = False
-
-    def start(self, *args, **kwargs) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def process(self, pcm: bytes) -> list:
-        return []

@@ -5,9 +5,13 @@ MicroPython's compiler recognises these decorators and the viper annotations (`b
 compile time, so the same source becomes machine code on the device and plain Python on CPython. `ptr8` exists
 as a name only so that CPython can evaluate the annotations; viper ignores the global.
 """
-try:
+import sys
+
+# Decided by the interpreter, not by whether `import micropython` succeeds: on CPython a folder of that name on
+# sys.path (e.g. tests/micropython) would otherwise pass for the real module.
+if sys.implementation.name == "micropython":
     import micropython
-except ImportError:
+else:
 
     class micropython:  # noqa: N801 -- mirrors the MicroPython module's name
         @staticmethod

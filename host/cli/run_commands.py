@@ -117,7 +117,10 @@ def cmd_quiet(args) -> int:
         request = {"cmd": "status" if args.state is None else "quiet", "device": args.device}
         if args.state is not None:
             request["quiet"] = args.state == "on"
-        response = control_socket.request(request, timeout=args.timeout + 5)
+        try:
+            response = control_socket.request(request, timeout=args.timeout + 5)
+        except (OSError, ValueError) as error:
+            raise CliError(f"the running bridge did not answer ({error}); is `earpiece run` stuck? restart it") from None
         devices = [
             {k: d.get(k) for k in ("device", "address", "quiet", "quiet_source", "connected", "pending") if k in d}
             for d in response.get("devices", [])
@@ -141,18 +144,26 @@ async def _quiet_direct(args) -> int:
     want = args.state == "on"
     rows, errors = [], []
     for device in devices:
-        entry = book.get(device.address)
-        if not want and entry.quiet and entry.source == control.QUIET_SOURCE_SWITCH:
-            errors.append(f"{device.name}: the earbud's quiet switch holds quiet mode; slide it back to listen")
-            rows.append({"device": device.name, "address": device.address, "quiet": True, "quiet_source": "switch"})
-            continue
+        # The earbud itself says whether its switch holds quiet (our record may be older than the switch).
         link = EarbudLink(device.address, adapter=args.adapter, name=device.name, stream_audio=False, reconnect=False)
         try:
             await link.connect(timeout=args.timeout)
-            await link.send_control(control.SetQuiet(want, control.QUIET_SOURCE_HOST))
+            before = await link.request_status()
+            if not want and before.quiet and before.quiet_source == control.QUIET_SOURCE_SWITCH:
+                book.earbud_reported(device.address, True, control.QUIET_SOURCE_SWITCH)
+                errors.append(f"{device.name}: the earbud's quiet switch holds quiet mode; slide it back to listen")
+                rows.append({"device": device.name, "address": device.address, "quiet": True,
+                             "quiet_source": "switch"})
+                continue
+            message = control.SetQuiet(want, control.QUIET_SOURCE_HOST)
+            if bool(before.quiet) != want:  # an earcon for the change: distinct for entering and leaving
+                cue = control.PlayCue(control.CUE_QUIET_ON if want else control.CUE_QUIET_OFF)
+                await link.send_control([message, cue])
+            else:
+                await link.send_control(message)
             status = await link.request_status()
-        except (TimeoutError, ConnectionError, OSError) as error:
-            errors.append(f"{device.name}: {error}")
+        except Exception as error:  # noqa: BLE001 — any link failure is this earbud's one-line error, not a trace
+            errors.append(f"{device.name}: {error or type(error).__name__}; is it on and in range?")
             continue
         finally:
             await link.close()

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
 import webrtcvad
 
 from host.pipeline.messages import SAMPLE_RATE, NoSpeech, SpeechAudio, SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 
-FRAME_MS = 30  # webrtcvad takes 10, 20 or 30 ms frames
+FRAME_MS = 20  # webrtcvad takes 10, 20 or 30 ms frames; 20 ms is the earbud's frame: decisions as audio arrives
 FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
-START_FRAMES = 3  # this many voiced frames in a row start an utterance (one click is not speech)
+START_FRAMES = 4  # this many voiced frames in a row start an utterance (one click is not speech)
+# webrtcvad keeps saying "speech" for a few frames after the voice stops (its built-in overhang, 40-180 ms), which
+# would delay the end of every utterance by that much: a frame whose loudest sample stays under QUIET_PEAK
+# (-40 dBFS) and QUIET_RATIO of the utterance's loudest is silence whatever the VAD says (the ratio spares soft
+# speakers). Noise above it leaves the decision to the VAD alone.
+QUIET_PEAK = 330
+QUIET_RATIO = float(__import__("os").environ.get("QR", "0.05"))
 
 Event = SpeechStarted | SpeechAudio | SpeechPaused | SpeechResumed | SpeechEnded | NoSpeech
 
@@ -43,6 +50,8 @@ class Endpointer:
         self._utterance: list[bytes] = []
         self._voiced_len = 0  # frames of the utterance up to and including the last voiced frame
         self._listen_frames = 0
+        self._loudest = 0  # the loudest voiced frame of this utterance so far (its peak sample)
+        self._quiet_below = 0  # frames quieter than this are silence: none until the utterance's level is known
 
     @property
     def time_s(self) -> float:
@@ -86,7 +95,11 @@ class Endpointer:
         if not self.listening:
             self._history.append(frame)
             return []
-        voiced = self._vad.is_speech(frame, SAMPLE_RATE)
+        peak = _peak(frame)
+        voiced = self._vad.is_speech(frame, SAMPLE_RATE) and peak >= self._quiet_below
+        if voiced and self._in_speech:
+            self._loudest = max(self._loudest, peak)
+            self._quiet_below = min(QUIET_PEAK, self._loudest * QUIET_RATIO)
         self._listen_frames += 1
         if not self._in_speech:
             self._history.append(frame)
@@ -118,9 +131,31 @@ class Endpointer:
             events.append(self._end("max_length"))
         return events
 
+    @property
+    def silence_s(self) -> float:
+        """How long the voice has been silent in the utterance in progress (0 outside a pause)."""
+        return self._silent_run * FRAME_MS / 1000 if self.listening and self._in_speech else 0.0
+
+    @property
+    def utterance_bytes(self) -> int:
+        """Length of the audio an end decided now would hand over (up to the last voiced frame)."""
+        return self._voiced_len * FRAME_BYTES if self.listening and self._in_speech else 0
+
+    def end_now(self, reason: str = "complete") -> SpeechEnded | None:
+        """End the utterance in progress before the hangover runs out (the caller knows the request is complete),
+        exactly as the hangover would have ended it; None when no speech is in progress."""
+        if not (self.listening and self._in_speech):
+            return None
+        return self._end(reason)
+
     def _end(self, reason: str) -> SpeechEnded:
         audio = b"".join(self._utterance[: self._voiced_len])
         last_voice_s = self.time_s - (len(self._utterance) - self._voiced_len) * FRAME_MS / 1000
         self.listening = False
         self._reset_utterance()
         return SpeechEnded(audio, reason, last_voice_s, self.time_s)
+
+
+def _peak(frame: bytes) -> int:
+    samples = np.frombuffer(frame, dtype="<i2").astype(np.int32)
+    return int(np.abs(samples).max())

@@ -11,7 +11,7 @@ from host.config import Config
 from host.pipeline.asr import AsrEngine, load_engine as load_asr
 from host.pipeline.endpoint import Endpointer
 from host.pipeline.tts import TtsEngine, load_engine as load_tts
-from host.pipeline.wake import WakeModel, WakeWordDetector
+from host.pipeline.wake import BatchedWakeDetector, WakeBatcher, WakeModel, WakeWordDetector
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,9 @@ class Engines:
     asr: AsrEngine
     tts: TtsEngine
     models_root: Path | None = field(default=None)
+    wake_batching: bool = True
+    """Score every earbud's wake word in one shared worker thread, batched (many earbuds on few cores)."""
+    _wake_batcher: WakeBatcher | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def load(cls, config: Config | None = None, models_root: Path | None = None) -> "Engines":
@@ -46,6 +49,11 @@ class Engines:
 
     def wake_detector(self) -> WakeWordDetector:
         settings = self.config.wake
+        if self.wake_batching:
+            if self._wake_batcher is None:
+                self._wake_batcher = WakeBatcher(self.wake)
+            return BatchedWakeDetector(self._wake_batcher, settings.threshold, settings.refractory_s,
+                                       settings.startup_guard_s)
         return WakeWordDetector(self.wake, settings.threshold, settings.refractory_s, settings.startup_guard_s)
 
     def endpointer(self) -> Endpointer:
@@ -53,6 +61,8 @@ class Engines:
         return Endpointer(s.vad_aggressiveness, s.pre_roll_s, s.hangover_s, s.max_utterance_s, s.no_speech_timeout_s)
 
     def close(self) -> None:
+        if self._wake_batcher is not None:
+            self._wake_batcher.close()
         self.tts.close()
 
 

@@ -107,3 +107,195 @@ class WakeWordDetector:
 def wake_threads() -> None:
     """Keep onnxruntime from starting a thread pool per session on small machines (set before sessions load)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# ---- many streams at once ------------------------------------------------------------------------------------
+
+MEL_CONTEXT = 480  # samples of the previous block the melspectrogram needs (3 hops), as openWakeWord takes them
+MEL_WINDOW = 76  # melspectrogram frames per embedding
+FEATURE_WINDOW = 16  # embeddings per wake-word inference
+WARMUP_PREDICTIONS = 5  # openWakeWord reports 0 for a stream's first five blocks
+
+
+class WakeStream:
+    """One stream's openWakeWord buffers as small numpy arrays: exactly the numbers openWakeWord's own streaming
+    code keeps (the audio tail, the last 76 melspectrogram frames, the last 16 embeddings), without its 10 s deque
+    that it copies into a list on every block."""
+
+    def __init__(self, features: np.ndarray):
+        self.tail = np.zeros(0, dtype=np.int16)
+        self.mel = np.ones((MEL_WINDOW, 32), dtype=np.float32)
+        self.features = np.array(features[-FEATURE_WINDOW:], dtype=np.float32)
+        self.predictions = 0
+
+
+class WakeBatcher:
+    """Scores 80 ms blocks of many streams together: one melspectrogram and one embedding inference for all of
+    them (the wake-word model itself takes one stream at a time), in a worker thread of its own, so onnxruntime
+    (which releases the GIL) runs on the other core while the event loop keeps moving audio.
+
+    The worker wakes every `tick_s` and scores everything queued since: with many streams that is one batch per
+    tick instead of one inference per stream and block."""
+
+    def __init__(self, model: WakeModel, tick_s: float = 0.04):
+        import threading
+
+        self.model = model
+        prototype = model._prototype
+        self._melspec = prototype.preprocessor.melspec_model
+        self._embedding = prototype.preprocessor.embedding_model
+        self._wakeword = prototype.models[model.name]
+        self._wakeword_input = self._wakeword.get_inputs()[0].name
+        self.tick_s = tick_s
+        self._queue: list[tuple[BatchedWakeDetector, np.ndarray]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.stats = {"batches": 0, "blocks": 0, "largest_batch": 0}
+
+    def new_stream(self) -> WakeStream:
+        return WakeStream(self.model._prototype.preprocessor.feature_buffer)
+
+    # -- scoring (the worker calls this; tests call it directly) --
+    def score(self, items: list[tuple[WakeStream, np.ndarray]]) -> list[float]:
+        """Advance each stream by one 1280-sample block and return its wake-word score, batching the models."""
+        inputs = [np.concatenate([stream.tail, block]) for stream, block in items]
+        # Streams whose audio is shorter (the first block after a start) form a batch of their own.
+        for length in sorted({x.size for x in inputs}):
+            members = [i for i, x in enumerate(inputs) if x.size == length]
+            batch = np.stack([inputs[i] for i in members]).astype(np.float32)
+            mel = self._melspec.run(None, {"input": batch})[0]  # (streams, 1, frames, 32)
+            mel = mel.reshape(len(members), -1, 32) / 10 + 2  # openWakeWord's transform
+            for row, i in enumerate(members):
+                stream = items[i][0]
+                stream.mel = np.vstack((stream.mel, mel[row]))[-MEL_WINDOW:]
+                stream.tail = inputs[i][-MEL_CONTEXT:]
+        windows = np.stack([stream.mel for stream, _ in items]).astype(np.float32)[:, :, :, None]
+        embeddings = self._embedding.run(None, {"input_1": windows})[0].reshape(len(items), -1)
+        scores = []
+        for (stream, _), embedding in zip(items, embeddings):
+            stream.features = np.vstack((stream.features, embedding))[-FEATURE_WINDOW:]
+            score = float(self._wakeword.run(None, {self._wakeword_input: stream.features[None]})[0].reshape(-1)[0])
+            scores.append(score if stream.predictions >= WARMUP_PREDICTIONS else 0.0)
+            stream.predictions += 1
+        return scores
+
+    # -- the worker --
+    def submit(self, detector: BatchedWakeDetector, block: np.ndarray) -> None:
+        with self._cond:
+            if self._thread is None:
+                import threading
+
+                self._thread = threading.Thread(target=self._work, name="wake-batcher", daemon=True)
+                self._thread.start()
+            self._queue.append((detector, block))
+            self._cond.notify_all()
+
+    def _work(self) -> None:
+        import time
+
+        next_run = time.monotonic()
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+            # Gather what the other streams deliver during this tick, then score it all at once.
+            next_run = max(next_run + self.tick_s, time.monotonic())
+            time.sleep(max(0.0, next_run - time.monotonic()))
+            with self._cond:
+                queued, self._queue = self._queue, []
+            while queued:  # rounds: a stream that queued several blocks has them scored in order
+                this_round, later, seen = [], [], set()
+                for detector, block in queued:
+                    (later if id(detector) in seen else this_round).append((detector, block))
+                    seen.add(id(detector))
+                queued = later
+                try:
+                    scores = self.score([(detector.stream, block) for detector, block in this_round])
+                except Exception:  # noqa: BLE001 - a failed batch costs those blocks, never the worker
+                    log.exception("wake-word batch failed")
+                    scores = [0.0] * len(this_round)
+                self.stats["batches"] += 1
+                self.stats["blocks"] += len(this_round)
+                self.stats["largest_batch"] = max(self.stats["largest_batch"], len(this_round))
+                for (detector, _), score in zip(this_round, scores):
+                    detector._deliver(score)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class BatchedWakeDetector(WakeWordDetector):
+    """A WakeWordDetector whose blocks are scored by a shared WakeBatcher.
+
+    `process` queues the audio and returns the detections scored since the last call: a detection arrives a tick
+    or two after its block (its `time_s` is still the block's, so the caller can tell how long ago it was said).
+    If this stream gets more than `max_pending` blocks ahead of the scoring (audio fed faster than real time, or a
+    machine that cannot keep up), `process` waits for the worker: the stream slows down, its audio is not lost."""
+
+    def __init__(self, batcher: WakeBatcher, threshold: float = 0.5, refractory_s: float = 2.0,
+                 startup_guard_s: float = 1.6, max_pending: int = 2, record: bool = False):
+        import threading
+
+        self.model = batcher.model
+        self.batcher = batcher
+        self.threshold = threshold
+        self.refractory_s = refractory_s
+        self.startup_guard_s = startup_guard_s
+        self.max_pending = max_pending
+        self.stream = batcher.new_stream()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._samples = 0  # samples scored
+        self._submitted = 0  # blocks queued
+        self._last_detection_s = -1e9
+        self.frames_scored = 0
+        self.max_score = 0.0
+        self._scores: deque[float] = deque()
+        self._drained = threading.Condition()
+        # (audio time at the end of the block, wall time its score was ready) per block, when `record` is set
+        self.scored_log: deque[tuple[float, float]] | None = deque(maxlen=4000) if record else None
+
+    def process(self, pcm: bytes) -> list[WakeDetected]:
+        samples = np.frombuffer(pcm, dtype="<i2")
+        if self._pending.size:
+            samples = np.concatenate([self._pending, samples])
+        usable = samples.size - samples.size % FRAME_SAMPLES
+        self._pending = samples[usable:].copy()
+        for start in range(0, usable, FRAME_SAMPLES):
+            with self._drained:
+                while self._submitted - self.frames_scored > self.max_pending:
+                    self._drained.wait(1.0)
+            self._submitted += 1
+            self.batcher.submit(self, samples[start: start + FRAME_SAMPLES].copy())
+        return self._collect()
+
+    def _deliver(self, score: float) -> None:
+        """Called by the worker thread with the score of this stream's next block."""
+        with self._drained:
+            self._scores.append(score)
+            self.frames_scored += 1
+            if self.scored_log is not None:
+                import time
+
+                self.scored_log.append((self.frames_scored * FRAME_SAMPLES / SAMPLE_RATE, time.time()))
+            self._drained.notify_all()
+
+    def _collect(self) -> list[WakeDetected]:
+        detections = []
+        while True:
+            with self._drained:
+                if not self._scores:
+                    return detections
+                score = self._scores.popleft()
+            self._samples += FRAME_SAMPLES
+            now = self.time_s
+            if now <= self.startup_guard_s:
+                continue
+            self.max_score = max(self.max_score, score)
+            if score >= self.threshold and now - self._last_detection_s >= self.refractory_s:
+                self._last_detection_s = now
+                detections.append(WakeDetected(self.model.name, score, now))

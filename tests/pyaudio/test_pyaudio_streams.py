@@ -135,3 +135,36 @@ def test_a_starved_speaker_counts_underruns_and_plays_on():
         time.sleep(0.5)
         assert speaker.underruns >= underruns
         speaker.close()
+
+
+def test_a_device_without_16k_is_opened_at_its_default_rate(_use_pulse_server: PulseServer, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """Laptop codecs often take only 44.1/48 kHz. The ALSA pulse plugin takes any rate, so the capability answer
+    is the one thing faked here; the stream that follows is real and must still carry the right pitch."""
+    raw = tmp_path / "speaker.raw"
+    recorder = _use_pulse_server.record(raw)
+    time.sleep(0.3)
+    with PortAudio() as portaudio:
+
+        def only_44k(rate, **_kwargs):
+            if rate != 44100:
+                raise ValueError("Invalid sample rate")
+            return True
+
+        monkeypatch.setattr(portaudio.pa, "is_format_supported", only_44k)
+        speaker = portaudio.open_speaker(TEST_SPEAKER)
+        mic = portaudio.open_mic(TEST_MIC)
+        assert speaker.rate == 44100 and mic.rate == 44100  # the devices' default rate
+        mic.close()
+        wait_until_playing(speaker)
+        for chunk in np.split(tone(1000, 1.0), 50):
+            speaker.write(chunk.tobytes())
+            time.sleep(0.02)
+        for _ in range(25):
+            speaker.write(bytes(640))
+            time.sleep(0.02)
+        speaker.close()
+    stop_process(recorder)
+    heard = loud(np.fromfile(raw, dtype="<i2"))
+    assert 0.8 <= len(heard) / RATE <= 1.1
+    assert abs(dominant_hz(heard) - 1000) < 5

@@ -7,6 +7,7 @@ Only the Bluetooth transport is left out: the link counts as connected, control 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class WiredLink(EarbudLink):
 
 
 class Rig:
-    def __init__(self, engines, tmp_path: Path) -> None:
+    def __init__(self, engines, tmp_path: Path) -> None:  # call inside the event loop
         device = PairedDevice(ADDRESS, "Earpiece-Rig", "sim:127.0.0.1:9", time.time())
         self.book = QuietBook(tmp_path / "quiet.json")
         self.runner = EarbudRunner(device, engines, "sim:127.0.0.1:9", self.book, link_class=WiredLink)
@@ -63,6 +64,8 @@ class Rig:
             await feed(pcm)
 
         self.session.feed_audio = recording_feed  # type: ignore[method-assign]
+        # Reply audio leaves through the real pacer (runner.close() stops it).
+        self.runner._tasks = [asyncio.get_running_loop().create_task(self.runner.pacer.run())]
 
     async def mic(self, pcm: bytes) -> None:
         """The earbud's mic audio: encoded into frames, notified, decoded by the link, processed by the runner."""

@@ -3,8 +3,8 @@
 Whisper's encoder is fed 30 s of features whatever the utterance's length (faster-whisper pads every window to
 3000 frames): for a 1.5 s question that is ~200 ms of encoding on 2 cores, most of it spent on padding. The
 CTranslate2 encoder takes shorter inputs, so a short utterance is encoded with only its own frames plus PAD_S
-of padding (~30 ms instead of ~200 ms) and decoded greedily in one call. Long audio (over SHORT_AUDIO_S) takes faster-whisper's
-ordinary 30 s windows.
+of padding (~100 ms instead of ~200 ms for a short command) and decoded greedily in one call. Long audio (over SHORT_AUDIO_S), or a
+decode that loops, takes faster-whisper's ordinary 30 s windows.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import numpy as np
 
 from host.pipeline.asr.base import AsrEngine
 
-SHORT_AUDIO_S = 22.0  # up to this long, one shortened window; longer audio goes through faster-whisper's windows
+SHORT_AUDIO_S = 14.0  # up to this long, one shortened window; longer audio goes through faster-whisper's windows
 # Silence after the speech in the shortened window. Whisper learned on 30 s windows that speech is followed by a
-# long stretch of padding: with 1-4 s it loops ("5 5 5 5 ..."), with 8 s the corpus WER is that of 30 s windows.
-PAD_S = 8.0
+# long stretch of padding: with 1-4 s it loops ("5 5 5 5 ..."); with 8-12 s the corpus WER is that of 30 s windows
+# but some espeak commands come out garbled ("Head Jarvis, set at timer 45 minutes"); 16 s gives what 30 s give.
+PAD_S = 16.0
 FRAMES_PER_S = 100  # whisper's mel frames per second
 MAX_TOKENS = 200
 TOKENS_PER_S = 8.0  # twice a fast speaker's rate
