@@ -40,7 +40,7 @@ SETTLE_S = 3.0
 LATE_LIMIT_MS = 200.0
 PASSKEY = 246810
 FRAME_S = 0.020
-PAIR_CONCURRENCY = 6
+PAIR_CONCURRENCY = 3  # more at once overloads the one adapter's scanning
 
 log = logging.getLogger(__name__)
 
@@ -138,20 +138,31 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
 
         async def pair(address: str):
             async with gate:
+                for attempt in range(3):
+                    try:
+                        return await pair_earbud(adapter, address, passkey_provider, registry=registry)
+                    except Exception as error:  # noqa: BLE001 - a busy radio: try again
+                        log.warning("capacity: pairing %s failed (%s), again", address, error)
+                        await asyncio.sleep(0.5)
                 return await pair_earbud(adapter, address, passkey_provider, registry=registry)
 
+        # Pair every earbud first (scripted, fixed passkey): pairing while others stream would load the bridge.
         started = time.monotonic()
-        devices = await asyncio.gather(*(pair(address) for address in addresses))
-        log.info("paired %d earbuds in %.1f s", len(devices), time.monotonic() - started)
+        paired = await asyncio.gather(*(pair(address) for address in addresses))
+        log.warning("capacity: paired %d earbuds in %.0f s", len(paired), time.monotonic() - started)
 
         bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[], control_server=False)
         await bridge.start()
         probes: dict[str, StreamProbe] = {}
+        devices: list = []
+        step_s = 0.0  # how long the last step took: the next one must fit in what is left
         try:
             for count in range(STEP, max_devices + 1, STEP):
-                if time.monotonic() + SETTLE_S + WINDOW_S + 10 > deadline:
-                    log.info("capacity: out of time before %d devices", count)
+                if time.monotonic() + max(step_s * 1.3, SETTLE_S + WINDOW_S + 10) > deadline:
+                    log.warning("capacity: out of time before %d devices", count)
                     break
+                step_started = time.monotonic()
+                devices += paired[count - STEP: count]
                 for device in devices[count - STEP: count]:
                     runner = EarbudRunner(device, engines, adapter, bridge.quiet_book)
                     bridge.runners[device.address] = runner
@@ -159,13 +170,14 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                     await runner.start()
                 await asyncio.gather(*(bridge.runners[d.address].link.wait_connected(timeout=30)
                                        for d in devices[:count]))
+                log.warning("capacity: %d earbuds connected after %.0f s", count, time.monotonic() - step_started)
                 await asyncio.sleep(SETTLE_S)
                 dropped_before = {a: p.dropped() for a, p in probes.items()}
                 swarm_before = _swarm_drops(stats_path)
                 window_start = time.time()
                 await asyncio.sleep(WINDOW_S)
                 window_end = time.time()
-                await asyncio.sleep(0.5)  # let the stats file catch up
+                await asyncio.sleep(0.6)  # the swarm rewrites its stats twice a second
                 swarm_stats = {e["address"]: e for e in json.loads(stats_path.read_text())["earbuds"]}
                 late: list[float] = []
                 for address, probe in probes.items():
@@ -176,11 +188,12 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                     + _swarm_drops(stats_path) - swarm_before
                 worst = max(late) if late else None
                 ok = bool(late) and dropped == 0 and worst is not None and worst <= LATE_LIMIT_MS
-                step = {"devices": count, "ok": ok, "worst_late_ms": _r(worst), "p99_late_ms": _r(percentile(late, 99)),
-                        "p50_late_ms": _r(percentile(late, 50)), "dropped_frames": dropped,
-                        "frames_checked": len(late)}
+                step = {"devices": count, "ok": ok, "worst_late_ms": _r(worst),
+                        "p99_late_ms": _r(percentile(late, 99)), "p50_late_ms": _r(percentile(late, 50)),
+                        "dropped_frames": dropped, "frames_checked": len(late)}
                 steps.append(step)
-                log.info("capacity step: %s", step)
+                step_s = time.monotonic() - step_started
+                log.warning("capacity step (%.0f s): %s", step_s, step)
                 if not ok:
                     break
         finally:

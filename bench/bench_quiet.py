@@ -81,8 +81,8 @@ def measure(workdir: Path, models_root: Path, devices: int, window_s: float) -> 
             earbuds.append(earbud)
             subprocess.run([str(EARPIECE), "pair", earbud.address, "--passkey", str(PASSKEY)], env=env, check=True,
                            capture_output=True, timeout=60)
-        log = open(workdir / "bridge.log", "w")
-        bridge = subprocess.Popen([str(EARPIECE), "run"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+        with open(workdir / "bridge.log", "w") as log:  # the child keeps its own copy of the descriptor
+            bridge = subprocess.Popen([str(EARPIECE), "run"], env=env, stdout=subprocess.DEVNULL, stderr=log)
         sock = home / "run" / "bridge.sock"
 
         def status() -> list[dict]:

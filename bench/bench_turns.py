@@ -38,7 +38,7 @@ from pathlib import Path
 from bench.common import Unavailable, percentile
 
 SECTIONS = {"turn_latency_ms": ("p50", "p95", "stages")}
-BUDGET_S = 250.0
+BUDGET_S = 240.0
 
 # Questions with short answers: the next question comes after the reply has played and the earbud's echo guard ended.
 QUESTIONS = ("Hey Jarvis, what time is it?", "Hey Jarvis, tell me the time.")

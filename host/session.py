@@ -100,6 +100,7 @@ class DeviceSession:
         self._endpointer = engines.endpointer()
         self._samples = 0  # mic samples fed: the audio clock
         self._quiet = False
+        self._wake_settling: asyncio.Task | None = None  # a fresh wake-word state settling after quiet
         self.battery: int | None = None
         self.charging = False
         self._listening_trigger: str | None = None
@@ -174,17 +175,24 @@ class DeviceSession:
         if quiet:
             self._forget_heard()
         else:
-            self._wake = self.engines.wake_detector()
-            # A fresh openWakeWord state starts from noise and can spike (DESIGN.md): let it settle on silence
-            # now, so the first wake word after quiet is heard and nothing else is.
-            self._wake.process_silence(int(WAKE_SETTLE_S * SAMPLE_RATE) * 2)
+            wake = self._wake = self.engines.wake_detector()
             self._endpointer = self.engines.endpointer()
+            # A fresh openWakeWord state starts from noise and can spike (DESIGN.md): let it settle on silence,
+            # so the first wake word after quiet is heard and nothing else is. Off the event loop (other earbuds'
+            # audio keeps moving); the next mic audio waits for it in feed_audio.
+            settle = int(WAKE_SETTLE_S * SAMPLE_RATE) * 2
+            if _loop_running():
+                self._wake_settling = asyncio.get_running_loop().create_task(
+                    asyncio.to_thread(wake.process_silence, settle))
+            else:
+                wake.process_silence(settle)
 
     def _forget_heard(self) -> None:
         """Drop every buffer holding the user's audio and every piece of work started on it."""
         # Fresh stages (cheap: the models are shared) hold none of the old audio; in quiet nothing is fed to them.
         self._wake = self.engines.wake_detector()
         self._endpointer = self.engines.endpointer()
+        self._wake_settling = None  # settling a detector that is now discarded: let it finish unused
         self._listening_trigger = None
         self._wake_event = None
         self._stream = None
@@ -209,6 +217,15 @@ class DeviceSession:
             # The earbud stops its mic in quiet mode; anything that still arrives is not processed at all.
             self.stats["audio_ignored_quiet"] += 1
             return
+        if self._wake_settling is not None:
+            settling, self._wake_settling = self._wake_settling, None
+            try:
+                await settling
+            except Exception:  # noqa: BLE001 — the detector may be jumpy for a second; never the session's end
+                log.warning("%s: settling the wake-word detector failed", self.name, exc_info=True)
+            if self._quiet:  # quiet began again meanwhile
+                self.stats["audio_ignored_quiet"] += 1
+                return
         self._samples += len(pcm) // 2
         if self.listening:
             self._wake.process_silence(len(pcm))  # the user is talking to us, not saying the wake word

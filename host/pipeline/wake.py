@@ -115,6 +115,7 @@ MEL_CONTEXT = 480  # samples of the previous block the melspectrogram needs (3 h
 MEL_WINDOW = 76  # melspectrogram frames per embedding
 FEATURE_WINDOW = 16  # embeddings per wake-word inference
 WARMUP_PREDICTIONS = 5  # openWakeWord reports 0 for a stream's first five blocks
+STALL_WAITS = 20  # x 0.1 s without any block scored: the worker is stuck, stop waiting for it
 
 
 class WakeStream:
@@ -130,14 +131,14 @@ class WakeStream:
 
 
 class WakeBatcher:
-    """Scores 80 ms blocks of many streams together: one melspectrogram and one embedding inference for all of
-    them (the wake-word model itself takes one stream at a time), in a worker thread of its own, so onnxruntime
+    """Scores 80 ms blocks of many streams together: one embedding inference (two thirds of the cost) for all of
+    them (the melspectrogram and the wake-word model take one stream at a time), in a worker thread, so onnxruntime
     (which releases the GIL) runs on the other core while the event loop keeps moving audio.
 
     The worker wakes every `tick_s` and scores everything queued since: with many streams that is one batch per
     tick instead of one inference per stream and block."""
 
-    def __init__(self, model: WakeModel, tick_s: float = 0.04):
+    def __init__(self, model: WakeModel, tick_s: float = 0.02):
         import threading
 
         self.model = model
@@ -159,17 +160,13 @@ class WakeBatcher:
     # -- scoring (the worker calls this; tests call it directly) --
     def score(self, items: list[tuple[WakeStream, np.ndarray]]) -> list[float]:
         """Advance each stream by one 1280-sample block and return its wake-word score, batching the models."""
-        inputs = [np.concatenate([stream.tail, block]) for stream, block in items]
-        # Streams whose audio is shorter (the first block after a start) form a batch of their own.
-        for length in sorted({x.size for x in inputs}):
-            members = [i for i, x in enumerate(inputs) if x.size == length]
-            batch = np.stack([inputs[i] for i in members]).astype(np.float32)
-            mel = self._melspec.run(None, {"input": batch})[0]  # (streams, 1, frames, 32)
-            mel = mel.reshape(len(members), -1, 32) / 10 + 2  # openWakeWord's transform
-            for row, i in enumerate(members):
-                stream = items[i][0]
-                stream.mel = np.vstack((stream.mel, mel[row]))[-MEL_WINDOW:]
-                stream.tail = inputs[i][-MEL_CONTEXT:]
+        # The melspectrogram runs per stream: the model floors its output relative to the loudest value of the
+        # whole batch, so a loud stream would change a quiet one's features. It is the cheap part anyway.
+        for stream, block in items:
+            audio = np.concatenate([stream.tail, block])
+            mel = self._melspec.run(None, {"input": audio[None].astype(np.float32)})[0]
+            stream.mel = np.vstack((stream.mel, mel.reshape(-1, 32) / 10 + 2))[-MEL_WINDOW:]  # openWakeWord's transform
+            stream.tail = audio[-MEL_CONTEXT:]
         windows = np.stack([stream.mel for stream, _ in items]).astype(np.float32)[:, :, :, None]
         embeddings = self._embedding.run(None, {"input_1": windows})[0].reshape(len(items), -1)
         scores = []
@@ -221,12 +218,17 @@ class WakeBatcher:
                 self.stats["blocks"] += len(this_round)
                 self.stats["largest_batch"] = max(self.stats["largest_batch"], len(this_round))
                 for (detector, _), score in zip(this_round, scores):
-                    detector._deliver(score)
+                    try:
+                        detector._deliver(score)
+                    except Exception:  # noqa: BLE001 - one stream's trouble must not stop the others' scoring
+                        log.exception("wake-word score not delivered")
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(2.0)
 
 
 class BatchedWakeDetector(WakeWordDetector):
@@ -253,6 +255,7 @@ class BatchedWakeDetector(WakeWordDetector):
         self._submitted = 0  # blocks queued
         self._last_detection_s = -1e9
         self.frames_scored = 0
+        self.stalls = 0
         self.max_score = 0.0
         self._scores: deque[float] = deque()
         self._drained = threading.Condition()
@@ -267,8 +270,13 @@ class BatchedWakeDetector(WakeWordDetector):
         self._pending = samples[usable:].copy()
         for start in range(0, usable, FRAME_SAMPLES):
             with self._drained:
-                while self._submitted - self.frames_scored > self.max_pending:
-                    self._drained.wait(1.0)
+                waited = 0
+                while self._submitted - self.frames_scored > self.max_pending and waited < STALL_WAITS:
+                    if not self._drained.wait(0.1):
+                        waited += 1
+                if waited >= STALL_WAITS:  # the worker is not answering: go on rather than stop the bridge
+                    self.stalls += 1
+                    log.warning("wake-word scoring is %d blocks behind", self._submitted - self.frames_scored)
             self._submitted += 1
             self.batcher.submit(self, samples[start: start + FRAME_SAMPLES].copy())
         return self._collect()

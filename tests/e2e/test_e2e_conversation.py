@@ -41,9 +41,11 @@ def test_wake_word_and_question_get_a_spoken_answer_in_the_ear(start_system, tmp
     system.stop()
     assert stats["speaker_underruns"] == 0
     assert stats["speaker_overflows"] == 0
+    # The earbud's speaker really said the time (espeak's voice through ADPCM, recognized by whisper tiny.en:
+    # the hour and minutes come back as digits, the words around them less reliably).
+    hour, minutes = re.search(r"It's (\d{1,2}):(\d\d)", turn).groups()
     heard = reply_text(system, recognizer).lower()
-    hour = re.search(r"It's (\d{1,2}):", turn).group(1)
-    assert "it" in heard and (hour in heard or "o'clock" in heard), heard
+    assert hour in heard and minutes.lstrip("0") in heard, heard
 
 
 def test_speech_without_the_wake_word_gets_no_answer(start_system, tmp_path):

@@ -9,12 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.quiet.protocol_path import import_protocol_without_tests_on_path
-
-import_protocol_without_tests_on_path()
-
-from host.config import Config  # noqa: E402
-from host.pipeline.audio import read_wav  # noqa: E402
+from host.config import Config
+from host.pipeline.audio import read_wav
 
 
 @pytest.fixture(autouse=True)

@@ -97,8 +97,9 @@ class QuietSystem:
     def start_bridge(self) -> None:
         log = self.tmp / f"bridge-{len(self.bridge_logs)}.log"
         self.bridge_logs.append(log)
-        self.bridge = subprocess.Popen([str(EARPIECE), "-v", "run"], env=self.env, stdout=subprocess.DEVNULL,
-                                       stderr=open(log, "w"))
+        with open(log, "w") as stderr:  # the child keeps its own copy of the descriptor
+            self.bridge = subprocess.Popen([str(EARPIECE), "-v", "run"], env=self.env, stdout=subprocess.DEVNULL,
+                                           stderr=stderr)
         # Only once its control socket answers does `earpiece status` go through the bridge (not to the earbud).
         self.wait_for(lambda: control_socket.bridge_running(self.socket), 60, "the bridge's control socket")
         self.wait_for(lambda: self.status(check=False).get("connected"), 30, "the bridge to connect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,7 @@ def test_pairing_refused_outside_pairing_mode(radio, tmp_path: Path) -> None:
                     await connection.pair()
 
         run(stranger())
+        time.sleep(1.2)  # the stats file is rewritten once a second: let it see the stranger's attempt
         assert bud.read_stats().get("pairings", 0) == 1
 
 

@@ -298,7 +298,10 @@ class EarbudCore:
         """The next n_samples PCM16LE samples for the amp: reply audio plus local sounds, volume applied."""
         out = array("h", bytes(2 * n_samples))
         had_audio = self._speaker.count > 0
-        got = self._speaker.read_into(out, n_samples)
+        if self._player.busy and self._speaker.untouched:
+            got = 0  # a cue is still sounding: the reply starts after it instead of being drowned by it
+        else:
+            got = self._speaker.read_into(out, n_samples)
         self.stats["speaker_underruns"] = self._speaker.underruns
         if self._player.busy:
             self._player.mix_into(out, n_samples)

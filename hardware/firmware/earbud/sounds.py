@@ -23,7 +23,7 @@ TONE_AMPLITUDE = 9000  # about -11 dBFS: clearly audible in an earbud, well belo
 # Each cue is a short phrase of (frequency Hz, duration ms); 0 Hz is a rest. Rising = on, falling = off.
 CUES = {
     control.CUE_WAKE: ((880, 70), (1320, 110)),
-    control.CUE_LISTEN_END: ((1320, 70), (880, 110)),
+    control.CUE_LISTEN_END: ((1320, 50), (880, 70)),  # short: the reply follows it at once
     control.CUE_QUIET_ON: ((660, 100), (440, 180)),
     control.CUE_QUIET_OFF: ((440, 100), (660, 180)),
     control.CUE_ERROR: ((220, 300),),

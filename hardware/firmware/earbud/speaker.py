@@ -35,11 +35,17 @@ class SpeakerBuffer:
         self._reply_active = False  # a reply started and its END frame has not arrived
         self._playing = False  # prebuffer satisfied: pulls take samples
         self._started = False  # the current reply has begun to play (before that, silence is no underrun)
+        self._consumed = 0  # samples of the current reply played so far
         self._starved = False  # an underrun was counted for the current gap
 
     @property
     def buffered_ms(self):
         return self.count // SAMPLES_PER_MS
+
+    @property
+    def untouched(self):
+        """A reply is ready to play and not one sample of it has played yet."""
+        return self._playing and self._consumed == 0
 
     @property
     def mid_play(self):
@@ -60,6 +66,7 @@ class SpeakerBuffer:
             self._put(memoryview(samples), n)
             if not self._reply_active and not self.count - n:
                 self._started = False  # a new reply after silence
+                self._consumed = 0
             self._reply_active = True
         if end:
             self._reply_active = False
@@ -75,6 +82,7 @@ class SpeakerBuffer:
         got = 0
         if self._playing:
             got = self._take(memoryview(out), n)
+            self._consumed += got
             if self.count == 0:
                 self._playing = False  # empty: wait for a prebuffer's worth again before resuming
         if got < n and self._reply_active and self._started and not self._starved:
@@ -89,6 +97,7 @@ class SpeakerBuffer:
         self._reply_active = False
         self._playing = False
         self._started = False
+        self._consumed = 0
         self._starved = False
 
     def _put(self, src, n):
