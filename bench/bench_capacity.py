@@ -7,20 +7,23 @@ STEP: after each step every stream must keep up for WINDOW_S seconds —
   - no dropped frames: no sequence gaps at the bridge, none dropped by an earbud whose link could not keep up,
     none dropped from the bridge's audio queues;
   - none processed later than LATE_LIMIT_MS after capture: frame k of an earbud's stream was captured at the
-    swarm's `stream_started_at + k * 20 ms` (its wall clock; frames not processed yet count as processed now); it counts as processed when the session has
-    taken it in and the wake word model has scored the 80 ms block it completed.
+    swarm's `stream_started_at + k * 20 ms` (its wall clock); it counts as processed when the session has taken
+    it in and the wake word model has scored the 80 ms block it completed (not processed yet: processed now).
 
 Section `capacity`:
     max_listening_devices   the most earbuds that kept up (0 if even the first step failed)
-    steps                   per step: devices, worst and p99 lateness in ms, dropped frames, ok
+    steps                   per step: devices, ok, lateness (worst, p99, p50 ms), dropped frames, and the link's
+                            share of the lateness (capture -> session, before wake scoring)
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -87,12 +90,12 @@ class StreamProbe:
             done.append(max(fed, times[i]) if i < len(times) else float("inf"))
         return done
 
-    def lateness_ms(self, stream_started_at: float, since: float, until: float) -> list[float]:
+    def lateness_ms(self, stream_started_at: float, since: float, until: float, scored: bool = True) -> list[float]:
         """How late each frame captured in [since, until) was processed, relative to its capture; a frame not
-        processed by now counts as processed now."""
+        processed by now counts as processed now. `scored=False`: only until the session got it (the link's part)."""
         now = time.time()
         late = []
-        done = self.done_at()
+        done = self.done_at() if scored else self.processed_at
         last = int((until - stream_started_at) / FRAME_S)
         for k in range(max(0, int((since - stream_started_at) / FRAME_S)), last):
             at = done[k] if k < len(done) else now
@@ -123,9 +126,6 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                             "--state-dir", str(workdir / "swarm"), "--passkey", str(PASSKEY),
                             "--stats", str(stats_path)], workdir / "swarm.log")
         swarm.wait_for_line(r"^swarm of \d+ earbuds advertising$", 60 + max_devices)
-        import json
-        import re
-
         addresses = [m.group(1) for line in swarm.lines
                      if (m := re.match(r"^earbud \S+ advertising as ([0-9A-F:]{17})$", line))]
         adapter = resolve_adapter(f"sim:{radio.address}")
@@ -180,17 +180,23 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                 await asyncio.sleep(0.6)  # the swarm rewrites its stats twice a second
                 swarm_stats = {e["address"]: e for e in json.loads(stats_path.read_text())["earbuds"]}
                 late: list[float] = []
+                arrived: list[float] = []
                 for address, probe in probes.items():
                     entry = swarm_stats.get(address) or {}
                     if entry.get("stream_started_at"):
                         late += probe.lateness_ms(entry["stream_started_at"], window_start, window_end)
+                        arrived += probe.lateness_ms(entry["stream_started_at"], window_start, window_end, False)
                 dropped = sum(p.dropped() - dropped_before[a] for a, p in probes.items()) \
                     + _swarm_drops(stats_path) - swarm_before
                 worst = max(late) if late else None
                 ok = bool(late) and dropped == 0 and worst is not None and worst <= LATE_LIMIT_MS
                 step = {"devices": count, "ok": ok, "worst_late_ms": _r(worst),
                         "p99_late_ms": _r(percentile(late, 99)), "p50_late_ms": _r(percentile(late, 50)),
-                        "dropped_frames": dropped, "frames_checked": len(late)}
+                        "dropped_frames": dropped, "frames_checked": len(late),
+                        # the link's share: from capture to the session taking the frame in (before wake scoring)
+                        "worst_arrival_ms": _r(max(arrived) if arrived else None),
+                        "p99_arrival_ms": _r(percentile(arrived, 99)),
+                        "swarm_late_ticks": json.loads(stats_path.read_text()).get("late_ticks")}
                 steps.append(step)
                 step_s = time.monotonic() - step_started
                 log.warning("capacity step (%.0f s): %s", step_s, step)
@@ -221,8 +227,6 @@ def _r(value: float | None) -> float | None:
 
 
 def _swarm_drops(stats_path: Path) -> int:
-    import json
-
     try:
         return sum(e["audio_frames_dropped"] for e in json.loads(stats_path.read_text())["earbuds"])
     except (OSError, ValueError, KeyError):

@@ -8,6 +8,7 @@ it its own `RadioController` on the shared link. LE data between controllers goe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 
@@ -66,6 +67,8 @@ class RadioController(Controller):
                 supervision_timeout=SUPERVISION_TIMEOUT_10MS,
                 central_clock_accuracy=packet.central_clock_accuracy,
             )
+        elif isinstance(packet, (hci.HCI_LE_Advertising_Report_Event, hci.HCI_LE_Extended_Advertising_Report_Event)):
+            packet = self._with_real_scan_responses(packet)
         elif isinstance(packet, hci.HCI_LE_Connection_Update_Complete_Event):
             # The air runs the radio's interval whatever a host asks for: say so rather than agree.
             packet = hci.HCI_LE_Connection_Update_Complete_Event(
@@ -76,6 +79,21 @@ class RadioController(Controller):
                 supervision_timeout=packet.supervision_timeout,
             )
         super().send_hci_packet(packet)
+
+    def _with_real_scan_responses(self, event: hci.HCI_Event) -> hci.HCI_Event:
+        """Bumble's controller answers a scan with the advertising data again; a real one sends the advertiser's
+        scan response (where an earbud puts its full name). Every controller lives in this process: look it up."""
+        extended = isinstance(event, hci.HCI_LE_Extended_Advertising_Report_Event)
+        reports = []
+        for report in event.reports:
+            is_scan_response = (report.event_type & hci.HCI_LE_Extended_Advertising_Report_Event.EventType.SCAN_RESPONSE
+                                if extended else
+                                report.event_type == hci.HCI_LE_Advertising_Report_Event.EventType.SCAN_RSP)
+            response = _scan_response_of(self.air.controllers, report.address) if is_scan_response else None
+            if response:
+                report = dataclasses.replace(report, data=response)
+            reports.append(report)
+        return type(event)(reports)
 
     def on_le_disconnected(self, connection: Connection, reason: int) -> None:
         if connection.peer_address not in self.le_connections:
@@ -160,3 +178,16 @@ class Radio:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+
+def _scan_response_of(controllers: list[Controller], address: hci.Address) -> bytes | None:
+    """The scan response data the controller advertising as `address` was given (legacy or extended set)."""
+    for controller in controllers:
+        if controller.random_address != address:
+            continue
+        if controller.le_legacy_advertiser.scan_response_data:
+            return bytes(controller.le_legacy_advertiser.scan_response_data)
+        for advertising_set in controller.advertising_sets.values():
+            if advertising_set.scan_response_data:
+                return bytes(advertising_set.scan_response_data)
+    return None

@@ -13,7 +13,8 @@ Rules it keeps:
   again while listening to cancel); double press repeats the last reply; long press is pairing (the earbud's).
 - Latency: with a non-streaming recognizer the utterance is recognized, answered and its first sentence
   synthesized during the endpoint hangover (speculatively: side effects wait until the turn is committed); if
-  speech resumes the speculation is thrown away.
+  speech resumes the speculation is thrown away. When the speculative answer shows a complete request (a skill
+  understood it), the turn commits after two thirds of the hangover; the listen-end cue never delays the reply.
 - Timers ring unprompted: the session can speak without being asked (`say`).
 - A failing turn costs that turn (an error cue), never the session.
 """

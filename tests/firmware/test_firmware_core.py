@@ -436,3 +436,34 @@ def test_non_bytes_writes_do_not_raise():
     core.audio_down_written(None)
     assert messages(core) == [control.Error(control.ERR_MALFORMED, 0)]
     assert core.stats["audio_frames_malformed"] == 1
+
+
+def test_a_reply_that_arrives_during_a_cue_starts_after_it_not_under_it():
+    hal, core = make(state={"volume": 100})
+    core.control_written(control.PlayCue(control.CUE_LISTEN_END).encode())
+    frames = reply(10)
+    for frame in frames:
+        core.audio_down_written(frame)
+    out = pull(hal, core, 20)
+    expected = np.frombuffer(b"".join(audio.decode_frame(f).pcm() for f in frames), dtype="<i2")
+    # The reply is played whole and unmixed, right after the cue's 120 ms (6 blocks of 20 ms).
+    start = 6 * 320
+    assert np.array_equal(out[start:start + expected.size], expected)
+    assert core.stats["speaker_underruns"] == 0 and core.stats["speaker_overflows"] == 0
+
+
+def test_a_long_local_sound_does_not_hold_a_reply_back_for_long():
+    def run(with_reply):
+        hal, core = make(state={"volume": 100})
+        core.speak_passkey(123456)  # seconds of spoken digits (tones without clips)
+        if with_reply:
+            for frame in reply(10):
+                core.audio_down_written(frame)
+        return core, pull(hal, core, 30).astype(int)
+
+    core, mixed = run(True)
+    _, alone = run(False)
+    reply_part = np.flatnonzero(mixed != alone)
+    # The reply waits 250 ms at most (13 pulls of 20 ms), then is mixed with the passkey, not lost to an overflow.
+    assert reply_part.size and reply_part[0] >= 12 * 320 and reply_part[0] < 14 * 320
+    assert core.stats["speaker_overflows"] == 0

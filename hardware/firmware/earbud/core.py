@@ -24,6 +24,7 @@ SPEAKER_REPORT_MS = 80  # README §4 asks for <= 100 ms; pulls come every ~20 ms
 DEFAULT_VOLUME = 80
 MIC_BLOCK_SAMPLES = 320  # 20 ms, one ADPCM frame or four PCM16 frames per read
 MIC_MAX_BLOCKS_PER_TICK = 4  # catch up after a late tick, but never spin on a runaway mic
+REPLY_HOLD_MAX_SAMPLES = 250 * 16  # a reply waits for a cue to finish for at most 250 ms
 MAX_PENDING_NOTIFICATIONS = 32  # messages; a stalled link cannot grow RAM without bound
 
 _TICKS_PERIOD = 1 << 30  # MicroPython's time.ticks_ms wraps here; unbounded clocks work too
@@ -60,6 +61,7 @@ class EarbudCore:
         self._receiver = AudioReceiver()
         self._speaker = SpeakerBuffer(speaker_capacity_ms, prebuffer_ms)
         self._player = LocalPlayer(hal)
+        self._held = 0  # samples the current reply has waited for a cue
         self._outbox = []
         self._last_speaker_report = None  # ticks of the last SPEAKER report; None = none since it drained
         self._pairing = False
@@ -298,10 +300,15 @@ class EarbudCore:
         """The next n_samples PCM16LE samples for the amp: reply audio plus local sounds, volume applied."""
         out = array("h", bytes(2 * n_samples))
         had_audio = self._speaker.count > 0
-        if self._player.busy and self._speaker.untouched:
-            got = 0  # a cue is still sounding: the reply starts after it instead of being drowned by it
+        if self._player.busy and self._speaker.untouched and self._held < REPLY_HOLD_MAX_SAMPLES:
+            # A cue is still sounding: the reply starts after it instead of being drowned by it (for a cue's
+            # length at most; a longer sound, such as the spoken passkey, is mixed with the reply instead).
+            self._held += n_samples
+            got = 0
         else:
             got = self._speaker.read_into(out, n_samples)
+            if got:
+                self._held = 0
         self.stats["speaker_underruns"] = self._speaker.underruns
         if self._player.busy:
             self._player.mix_into(out, n_samples)
