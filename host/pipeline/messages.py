@@ -67,7 +67,8 @@ class SpeechEnded:
     audio: bytes
     """Pre-roll + speech (trailing hangover silence trimmed)."""
     reason: str
-    """"silence" (hangover ran out) or "max_length" (cut off at the maximum utterance length)."""
+    """"silence" (hangover ran out), "max_length" (cut off at the maximum utterance length) or "complete" (the
+    session committed early: what was said is already a request the assistant understood)."""
     last_voice_s: float
     """Audio time of the end of the last voiced frame."""
     time_s: float
