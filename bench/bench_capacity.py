@@ -33,7 +33,7 @@ from pathlib import Path
 from bench.common import Unavailable, percentile
 
 SECTIONS = {"capacity": ("max_listening_devices",)}
-BUDGET_S = 240.0
+BUDGET_S = 300.0
 
 STEP = 8
 MAX_DEVICES = int(os.environ.get("EARPIECE_BENCH_MAX_DEVICES", "64"))
@@ -203,7 +203,12 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                 if not ok:
                     break
         finally:
-            await bridge.close()
+            # An overloaded bridge can take long to say goodbye to every link; the processes are stopped anyway,
+            # and the result must not be lost to the harness's time limit.
+            try:
+                await asyncio.wait_for(bridge.close(), timeout=15)
+            except asyncio.TimeoutError:
+                log.warning("capacity: the bridge took over 15 s to close; stopping the processes instead")
     finally:
         for process in (swarm, radio):
             if process is not None:
