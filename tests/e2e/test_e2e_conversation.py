@@ -42,13 +42,13 @@ def test_wake_word_and_question_get_a_spoken_answer_in_the_ear(start_system, tmp
     system.stop()
     assert stats["speaker_underruns"] == 0
     assert stats["speaker_overflows"] == 0
-    # The earbud's speaker played that reply whole: the last sound it made (a 120 ms cue, then the reply) lasts as
-    # long as the reply spoken here by the same voice. (Recognizing it back is not reliable: whisper hears espeak's
-    # "one forty-eight" as "1, 40, 8".)
+    # The earbud's speaker played that reply whole: the last sound it made lasts as long as the reply spoken here by
+    # the same voice, plus at most the 120 ms listen-end cue and a pause before the reply (joined when < 0.4 s).
+    # (Recognizing it back is not reliable: whisper hears espeak's "one forty-eight" as "1, 40, 8".)
     heard = read_wav(system.speaker)
     last_start, last_end = voiced_segments(heard)[-1]
     expected = spoken_seconds(voice.synthesize(match.group(1)))
-    assert abs((last_end - last_start) - expected) < 0.35, (last_end - last_start, expected)
+    assert expected - 0.2 < last_end - last_start < expected + 0.6, (last_end - last_start, expected)
 
 
 def test_speech_without_the_wake_word_gets_no_answer(start_system, tmp_path):
