@@ -49,6 +49,22 @@ class DemoResult:
         return dict(self.__dict__)
 
 
+def _throwaway_home(prefix: str) -> tuple[Path, Callable[[], None]]:
+    """Point EARPIECE_HOME at a new temporary folder (registry, bonds, identity); returns it and the undo."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    saved = os.environ.get("EARPIECE_HOME")
+    os.environ["EARPIECE_HOME"] = str(workdir / "home")
+
+    def restore() -> None:
+        if saved is None:
+            os.environ.pop("EARPIECE_HOME", None)
+        else:
+            os.environ["EARPIECE_HOME"] = saved
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    return workdir, restore
+
+
 def last_voiced_sample(pcm: bytes, threshold: int = 500) -> int:
     """Index of the last sample louder than `threshold` (about -36 dBFS): where the user stopped talking."""
     import numpy as np
@@ -79,9 +95,7 @@ async def run_demo(
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
 
-    workdir = Path(tempfile.mkdtemp(prefix="earpiece-demo-"))
-    saved_home = os.environ.get("EARPIECE_HOME")
-    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry, bonds and identity
+    workdir, restore_home = _throwaway_home("earpiece-demo-")
     radio = earbud = None
     try:
         speech = engines.tts.synthesize(utterance)
@@ -177,11 +191,7 @@ async def run_demo(
         for process in (earbud, radio):
             if process is not None:
                 process.stop()
-        if saved_home is None:
-            os.environ.pop("EARPIECE_HOME", None)
-        else:
-            os.environ["EARPIECE_HOME"] = saved_home
-        shutil.rmtree(workdir, ignore_errors=True)
+        restore_home()
 
 
 def default_speaker_path() -> Path:
@@ -235,9 +245,7 @@ async def run_live_demo(
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
 
-    workdir = Path(tempfile.mkdtemp(prefix="earpiece-demo-live-"))
-    saved_home = os.environ.get("EARPIECE_HOME")
-    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry, bonds and identity
+    workdir, restore_home = _throwaway_home("earpiece-demo-live-")
     radio = earbud = None
     turns: list[LiveTurn] = []
     stats: dict = {}
@@ -300,11 +308,7 @@ async def run_live_demo(
         for process in (earbud, radio):
             if process is not None:
                 process.stop()
-        if saved_home is None:
-            os.environ.pop("EARPIECE_HOME", None)
-        else:
-            os.environ["EARPIECE_HOME"] = saved_home
-        shutil.rmtree(workdir, ignore_errors=True)
+        restore_home()
     counters = ("mic_device", "speaker_device", "mic_input_overflows", "speaker_output_underruns",
                 "speaker_output_dropped_ms", "audio_frames_sent")
     return {"turns": [turn.to_json() for turn in turns], "earbud": {k: stats[k] for k in counters if k in stats}}

@@ -88,15 +88,18 @@ class WakeWordDetector:
             scores = self._oww.predict(samples[start: start + FRAME_SAMPLES])
             self._samples += FRAME_SAMPLES
             self.frames_scored += 1
-            score = float(scores.get(self.model.name, 0.0))
-            now = self.time_s
-            if now <= self.startup_guard_s:
-                continue
-            self.max_score = max(self.max_score, score)
-            if score >= self.threshold and now - self._last_detection_s >= self.refractory_s:
-                self._last_detection_s = now
-                detections.append(WakeDetected(self.model.name, score, now))
+            self._judge(float(scores.get(self.model.name, 0.0)), detections)
         return detections
+
+    def _judge(self, score: float, detections: list[WakeDetected]) -> None:
+        """Turn the score of the frame that just ended into a detection, past the start-up guard and refractory."""
+        now = self.time_s
+        if now <= self.startup_guard_s:
+            return
+        self.max_score = max(self.max_score, score)
+        if score >= self.threshold and now - self._last_detection_s >= self.refractory_s:
+            self._last_detection_s = now
+            detections.append(WakeDetected(self.model.name, score, now))
 
     def process_silence(self, n_bytes: int) -> None:
         """Advance over audio the detector must not hear (a reply playing, the user talking to the assistant):
@@ -306,10 +309,4 @@ class BatchedWakeDetector(WakeWordDetector):
                     return detections
                 score = self._scores.popleft()
             self._samples += FRAME_SAMPLES
-            now = self.time_s
-            if now <= self.startup_guard_s:
-                continue
-            self.max_score = max(self.max_score, score)
-            if score >= self.threshold and now - self._last_detection_s >= self.refractory_s:
-                self._last_detection_s = now
-                detections.append(WakeDetected(self.model.name, score, now))
+            self._judge(score, detections)
