@@ -1,54 +1,68 @@
-"""pyttsx3 driving espeak-ng: robotic but instant (~10 ms a sentence), and on every Linux machine."""
+"""pyttsx3's espeak-ng: robotic but instant (~10 ms a sentence), and on every Linux machine.
+
+We call pyttsx3's own espeak-ng binding (`pyttsx3.drivers._espeak`) in espeak-ng's synchronous mode rather than
+going through `pyttsx3.init("espeak")`. pyttsx3 2.99's driver runs espeak-ng asynchronously and returns at the last
+callback while espeak-ng's thread is still winding down, so measured here about 1 sentence in 10 came back as
+silence or at the previous rate. Synchronous synthesis has no such race, and the rate and voice now apply to the
+very next sentence, so engines with different settings can share the process.
+"""
 
 from __future__ import annotations
 
-import atexit
-import logging
-import tempfile
+import ctypes
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from host.pipeline.audio import read_wav
+from host.pipeline.audio import resample
 from host.pipeline.tts.base import TtsEngine
 
-log = logging.getLogger(__name__)
-
-# pyttsx3 keeps one engine per driver for the whole process and espeak-ng is a single global instance: every
-# Pyttsx3Engine therefore shares one thread. pyttsx3 2.99 applies a changed rate or voice one sentence late
-# (and a throwaway sentence breaks the next file), so the first engine's rate and voice hold for the process.
+# espeak-ng is one global instance per process: every Pyttsx3Engine shares one thread and one initialisation.
 _ESPEAK_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-espeak")
 _state: dict = {}
 
 
-def _espeak(rate: int, voice: str):
-    if "engine" not in _state:
-        import pyttsx3
-        import pyttsx3.drivers.espeak as espeak_driver
+def _espeak():
+    """pyttsx3's espeak-ng binding, initialised once for synchronous synthesis (worker thread only)."""
+    if "binding" not in _state:
+        try:
+            from pyttsx3.drivers import _espeak as binding
+        except Exception as error:  # pyttsx3 raises a bare Exception when libespeak-ng is missing
+            raise RuntimeError(f"espeak-ng is not usable ({error}); install it: apt-get install espeak-ng") from None
+        rate = binding.Initialize(binding.AUDIO_OUTPUT_SYNCHRONOUS, 0)
+        if rate <= 0:
+            raise RuntimeError("espeak-ng did not start; check `espeak-ng --version` works")
+        chunks: list[bytes] = []
 
-        # The espeak driver print()s "Audio saved to ..." after every file; that would corrupt `--json` stdout.
-        espeak_driver.print = lambda *args, **kwargs: log.debug(" ".join(map(str, args)))
-        engine = pyttsx3.init("espeak")
-        engine.setProperty("rate", rate)
-        if voice:
-            engine.setProperty("voice", voice)
-        _state.update(engine=engine, settings=(rate, voice),
-                      folder=tempfile.TemporaryDirectory(prefix="earpiece-tts-"))
-        # Drop the engine while the interpreter is still whole: pyttsx3's __del__ fails noisily at shutdown.
-        atexit.register(_state.clear)
-        _save(engine, "Ready.", Path(_state["folder"].name) / "warmup.wav")  # applies the settings
-    elif _state["settings"] != (rate, voice):
-        log.warning("pyttsx3 keeps one rate and voice per process: staying with rate %s, voice %r",
-                    *_state["settings"])
-    return _state["engine"], Path(_state["folder"].name)
+        def collect(wav, numsamples, _events):
+            if numsamples > 0:
+                chunks.append(ctypes.string_at(wav, numsamples * 2))
+            return 0
+
+        binding.SetSynthCallback(collect)
+        _state.update(binding=binding, rate=rate, chunks=chunks, callback=collect)
+    return _state
 
 
-def _save(engine, text: str, path: Path) -> bytes:
-    # One save_to_file per runAndWait (pyttsx3 2.99 drops all but the last file otherwise).
-    engine.save_to_file(text, str(path))
-    engine.runAndWait()
-    pcm = read_wav(path)
-    path.unlink(missing_ok=True)
-    return pcm
+def _check_voice(voice: str) -> None:
+    """espeak-ng silently falls back to its default for a voice it lacks: say so instead."""
+    if not voice:
+        return
+    known = set()
+    for entry in _espeak()["binding"].ListVoices(None):
+        identifier = entry.identifier.decode().lower()
+        known |= {entry.name.decode().lower(), identifier, identifier.rsplit("/", 1)[-1],
+                  entry.languages[1:].decode(errors="ignore").lower()}
+    if voice.lower() not in known:
+        raise RuntimeError(f"espeak-ng has no voice {voice!r}; list them with `espeak-ng --voices`")
+
+
+def _synthesize(text: str, rate: int, voice: str) -> bytes:
+    state = _espeak()
+    binding = state["binding"]
+    binding.SetParameter(binding.RATE, rate, 0)
+    binding.SetVoiceByName((voice or "en").encode())  # "en" is espeak-ng's own default
+    state["chunks"].clear()
+    binding.Synth(text.encode("utf-8"), flags=binding.ENDPAUSE | binding.CHARS_UTF8)
+    return resample(b"".join(state["chunks"]), state["rate"])
 
 
 class Pyttsx3Engine(TtsEngine):
@@ -58,9 +72,9 @@ class Pyttsx3Engine(TtsEngine):
         super().__init__(worker=_ESPEAK_THREAD)
         self.voice = voice
         self.rate = rate
-        # Fail here, not on the first reply, if espeak-ng is missing.
-        _ESPEAK_THREAD.submit(_espeak, rate, voice).result()
+        # Fail here, not on the first reply, if espeak-ng or the voice is missing.
+        _ESPEAK_THREAD.submit(_check_voice, voice).result()
+        _ESPEAK_THREAD.submit(_synthesize, "Ready.", rate, voice).result()
 
     def _synthesize(self, text: str) -> bytes:
-        engine, folder = _espeak(self.rate, self.voice)
-        return _save(engine, text, folder / "sentence.wav")
+        return _synthesize(text, self.rate, self.voice)
