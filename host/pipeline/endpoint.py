@@ -23,7 +23,7 @@ START_FRAMES = 4  # this many voiced frames in a row start an utterance (one cli
 # (-40 dBFS) and QUIET_RATIO of the utterance's loudest is silence whatever the VAD says (the ratio spares soft
 # speakers). Noise above it leaves the decision to the VAD alone.
 QUIET_PEAK = 330
-QUIET_RATIO = float(__import__("os").environ.get("QR", "0.05"))
+QUIET_RATIO = 0.05
 
 Event = SpeechStarted | SpeechAudio | SpeechPaused | SpeechResumed | SpeechEnded | NoSpeech
 
