@@ -178,8 +178,12 @@ def start_earbud(
     stats: Path | None = None,
     address: str | None = None,
     env: dict[str, str] | None = None,
+    extra_args: list[str] | tuple[str, ...] = (),
 ) -> EarbudProcess:
-    """Start an earbud on `radio` (a RadioProcess or "HOST:PORT") and wait until it advertises."""
+    """Start an earbud on `radio` (a RadioProcess or "HOST:PORT") and wait until it advertises.
+
+    `extra_args` go to `earpiece-sim earbud` as they are (for hidden test switches such as --misbehave-audio-in-quiet).
+    """
     radio_address = radio if isinstance(radio, str) else radio.address
     state_dir.mkdir(parents=True, exist_ok=True)
     stats = stats or state_dir / "stats.json"
@@ -192,6 +196,7 @@ def start_earbud(
         args += ["--passkey", str(passkey)]
     if address is not None:
         args += ["--address", address]
+    args += extra_args
     earbud = EarbudProcess(args, state_dir / "earbud.log", env={"EARPIECE_HOME": str(state_dir / "home"), **(env or {})})
     try:
         match = earbud.wait_for_line(rf"^earbud {re.escape(name)} advertising as ([0-9A-F:]{{17}})$", START_TIMEOUT_S)

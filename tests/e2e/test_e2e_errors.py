@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.e2e.conftest import earpiece
+from tests.system_rig import earpiece
 
 
 def _env(tmp_path, **extra) -> dict:

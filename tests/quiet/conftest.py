@@ -1,5 +1,8 @@
 """Fixtures for the quiet-mode tests: real models (tests/conftest.py's models_root), speech made with espeak-ng,
-and an EARPIECE_HOME of their own per test."""
+an EARPIECE_HOME of their own per test, and the whole system as separate processes (tests/system_rig.py).
+
+    system = start_system(mic_pcm, earbud_args=["--misbehave-audio-in-quiet"])  # paired, bridge running, connected
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import pytest
 
 from host.config import Config
 from host.pipeline.audio import read_wav
+from tests.system_rig import System
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +52,17 @@ def engines(models_root):
     loaded = Engines.load(Config(), models_root)
     yield loaded
     loaded.close()
+
+
+@pytest.fixture
+def start_system(tmp_path, models_root):
+    """start_system(mic_pcm, **System.start options) -> a paired System (bridge running and connected by default)."""
+    systems: list[System] = []
+
+    def start(mic_pcm: bytes, **options) -> System:
+        systems.append(System.start(tmp_path, models_root, mic_pcm, name="Earpiece-Quiet", **options))
+        return systems[-1]
+
+    yield start
+    for system in systems:
+        system.stop()

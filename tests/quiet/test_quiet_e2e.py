@@ -12,7 +12,7 @@ import time
 import pytest
 
 from host.pipeline.audio import silence
-from tests.quiet.e2e_rig import QuietSystem
+from tests.system_rig import System
 
 WINDOW_S = 10.0
 MAX_QUIET_CPU_PERCENT = 2.0  # of one core, the whole bridge process, one quiet earbud (the bound)
@@ -24,26 +24,12 @@ def wake_loop(speech):
     return silence(1.0) + speech("Hey Jarvis.") + silence(1.2)
 
 
-@pytest.fixture
-def systems():
-    started: list[QuietSystem] = []
-    yield started
-    for system in started:
-        system.stop()
-
-
-def start(systems, tmp_path, models_root, mic, **kwargs) -> QuietSystem:
-    system = QuietSystem.start(tmp_path, models_root, mic, **kwargs)
-    systems.append(system)
-    return system
-
-
-def wait_for_wake(system: QuietSystem, after: int, timeout: float = 20) -> dict:
+def wait_for_wake(system: System, after: int, timeout: float = 20) -> dict:
     return system.wait_for(lambda: (s := system.status())["wake_detections"] > after and s, timeout,
                            f"a wake word after {after}")
 
 
-def assert_quiet_everywhere(system: QuietSystem, source: str) -> tuple[dict, dict]:
+def assert_quiet_everywhere(system: System, source: str) -> tuple[dict, dict]:
     status = system.status()
     assert status["via"] == "bridge" and status["connected"]
     assert status["quiet"] is True and status["quiet_source"] == source and status["earbud_quiet"] is True
@@ -53,9 +39,8 @@ def assert_quiet_everywhere(system: QuietSystem, source: str) -> tuple[dict, dic
     return status, earbud
 
 
-def test_ten_quiet_seconds_send_nothing_process_nothing_and_cost_almost_nothing(systems, tmp_path, models_root,
-                                                                               wake_loop):
-    system = start(systems, tmp_path, models_root, wake_loop)
+def test_ten_quiet_seconds_send_nothing_process_nothing_and_cost_almost_nothing(start_system, wake_loop):
+    system = start_system(wake_loop)
     wait_for_wake(system, 0)  # the mic's wake words are heard while listening
 
     result = system.quiet("on")
@@ -81,9 +66,8 @@ def test_ten_quiet_seconds_send_nothing_process_nothing_and_cost_almost_nothing(
     wait_for_wake(system, after["wake_detections"])
 
 
-def test_ten_toggles_through_the_radio_each_hear_the_wake_word_after_leaving_quiet(systems, tmp_path, models_root,
-                                                                                  wake_loop):
-    system = start(systems, tmp_path, models_root, wake_loop)
+def test_ten_toggles_through_the_radio_each_hear_the_wake_word_after_leaving_quiet(start_system, wake_loop):
+    system = start_system(wake_loop)
     detections = wait_for_wake(system, 0)["wake_detections"]
     for cycle in range(10):
         assert system.quiet("on")["devices"][0]["quiet"] is True
@@ -95,8 +79,8 @@ def test_ten_toggles_through_the_radio_each_hear_the_wake_word_after_leaving_qui
     assert final["quiet"] is False and final["frames_processed"] > 0
 
 
-def test_quiet_survives_a_bridge_restart_and_an_earbud_reboot(systems, tmp_path, models_root, wake_loop):
-    system = start(systems, tmp_path, models_root, wake_loop)
+def test_quiet_survives_a_bridge_restart_and_an_earbud_reboot(start_system, tmp_path, wake_loop):
+    system = start_system(wake_loop)
     assert system.quiet("on")["devices"][0]["quiet"] is True
 
     system.stop_bridge()
@@ -127,8 +111,8 @@ def test_quiet_survives_a_bridge_restart_and_an_earbud_reboot(systems, tmp_path,
     assert status["frames_dropped_quiet"] == status["audio_frames_received"]
 
 
-def test_quiet_survives_reconnects(systems, tmp_path, models_root, wake_loop):
-    system = start(systems, tmp_path, models_root, wake_loop, radio_args={"disconnect_every_s": 3})
+def test_quiet_survives_reconnects(start_system, wake_loop):
+    system = start_system(wake_loop, radio_args={"disconnect_every_s": 3})
     assert system.quiet("on")["devices"][0]["quiet"] is True
     time.sleep(1.0)
     connects = system.status()["link"]["connects"]
@@ -142,9 +126,8 @@ def test_quiet_survives_reconnects(systems, tmp_path, models_root, wake_loop):
     assert "quiet: not listening" in system.bridge_text() and "listening again" not in system.bridge_text()
 
 
-def test_a_misbehaving_earbud_streaming_in_quiet_is_dropped_and_counted(systems, tmp_path, models_root,
-                                                                        wake_loop):
-    system = start(systems, tmp_path, models_root, wake_loop, earbud_args=["--misbehave-audio-in-quiet"])
+def test_a_misbehaving_earbud_streaming_in_quiet_is_dropped_and_counted(start_system, wake_loop):
+    system = start_system(wake_loop, earbud_args=["--misbehave-audio-in-quiet"])
     wait_for_wake(system, 0)
     system.earbud.send("quiet on")  # the switch: it reports quiet, and (misbehaving) keeps streaming
     system.earbud.wait_for_line(r"^quiet switch on$")
@@ -167,8 +150,8 @@ def test_a_misbehaving_earbud_streaming_in_quiet_is_dropped_and_counted(systems,
     assert system.status()["quiet"] is True
 
 
-def test_without_a_bridge_the_cli_talks_to_the_earbud_directly(systems, tmp_path, models_root, wake_loop):
-    system = start(systems, tmp_path, models_root, wake_loop, bridge=False)
+def test_without_a_bridge_the_cli_talks_to_the_earbud_directly(start_system, wake_loop):
+    system = start_system(wake_loop, bridge=False)
     result = system.quiet("on")
     assert result["ok"] and result["via"] == "earbud" and result["devices"][0]["quiet"] is True
     status = system.status()
@@ -193,10 +176,11 @@ def test_without_a_bridge_the_cli_talks_to_the_earbud_directly(systems, tmp_path
 
 
 def test_the_earbud_stats_file_is_rewritten_atomically_every_second(tmp_path, wake_loop):
+    from host.demo import write_wav
     from host.simulator import start_earbud, start_radio
-    from tests.quiet.e2e_rig import write_wav
 
-    mic = write_wav(tmp_path / "mic.wav", wake_loop)
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, wake_loop)
     with start_radio(log_dir=tmp_path) as radio, \
             start_earbud(radio, "Earpiece-Stats", state_dir=tmp_path / "bud", mic=[mic]) as earbud:
         deadline = time.monotonic() + 5

@@ -1,10 +1,13 @@
-"""Radio, simulated earbud and `earpiece run` as separate processes, for the quiet end-to-end tests.
+"""The radio, a simulated earbud and `earpiece run` as separate processes, as a user runs them (tests/e2e, tests/quiet).
 
-    system = QuietSystem.start(tmp_path, models_root, mic_pcm)       # paired, bridge running and connected
-    system.cli("quiet", "on", system.name, "--json")                  # the real CLI, in its own process
-    system.status()                                                   # `earpiece status NAME --json`
-    system.bridge_cpu_s()                                             # CPU time of the bridge process (/proc)
-    system.stop()
+    system = System.start(tmp_path, models_root, mic_pcm, name="Earpiece-Test")  # paired, bridge running, connected
+    system.wait_for_turn()                            # a line `turn (...)` in the bridge's log
+    system.cli("quiet", "on", system.name, "--json")  # the real CLI, in its own process
+    system.status()                                   # `earpiece status NAME --json`
+    system.bridge_cpu_s()                             # CPU time of the bridge process (/proc)
+    system.reboot_earbud()                            # same state directory: bonds, address, settings
+    system.stop()                                     # bridge, earbud, radio; the speaker WAV is complete after this
+    earpiece("run", env=env, check=False)             # one CLI command, no system needed
 """
 
 from __future__ import annotations
@@ -16,93 +19,86 @@ import signal
 import subprocess
 import sys
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from host import control_socket
-from host.simulator import START_TIMEOUT_S, EarbudProcess, RadioProcess, start_radio
+from host.demo import write_wav
+from host.simulator import EarbudProcess, RadioProcess, start_earbud, start_radio
 
 PASSKEY = 424242
-NAME = "Earpiece-Quiet"
 EARPIECE = Path(sys.executable).parent / "earpiece"  # the installed console script, as a user runs it
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def write_wav(path: Path, pcm: bytes) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(pcm)
-    return path
-
-
-def start_earbud(radio: RadioProcess, state_dir: Path, mic: Path, extra: list[str]) -> EarbudProcess:
-    """host.simulator.start_earbud, plus extra arguments (the hidden --misbehave-audio-in-quiet)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    stats = state_dir / "stats.json"
-    args = ["earbud", "--radio", radio.address, "--name", NAME, "--state-dir", str(state_dir), "--stats", str(stats),
-            "--mic", str(mic), "--passkey", str(PASSKEY), *extra]
-    earbud = EarbudProcess(args, state_dir / f"earbud-{time.monotonic_ns()}.log",
-                           env={"EARPIECE_HOME": str(state_dir / "home")})
-    try:
-        match = earbud.wait_for_line(rf"^earbud {re.escape(NAME)} advertising as ([0-9A-F:]{{17}})$", START_TIMEOUT_S)
-    except TimeoutError:
-        earbud.stop()
-        raise
-    earbud.address, earbud.name, earbud.stats_path = match.group(1), NAME, stats
-    return earbud
+def earpiece(*args: str, env: dict, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one `earpiece` CLI command in its own process."""
+    result = subprocess.run([str(EARPIECE), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"earpiece {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result
 
 
 @dataclass
-class QuietSystem:
+class System:
     tmp: Path
     radio: RadioProcess
     earbud: EarbudProcess
     env: dict
     mic: Path
+    speaker: Path | None
     earbud_args: list[str]
     bridge: subprocess.Popen | None = None
     bridge_logs: list[Path] = field(default_factory=list)
-    name: str = NAME
 
     @classmethod
-    def start(cls, tmp: Path, models_root: Path, mic_pcm: bytes, *, earbud_args: list[str] = (),
-              radio_args: dict | None = None, bridge: bool = True) -> QuietSystem:
-        mic = write_wav(tmp / "mic.wav", mic_pcm)
+    def start(cls, tmp: Path, models_root: Path, mic_pcm: bytes, *, name: str, speaker: Path | None = None,
+              config_toml: str | None = None, radio_args: dict | None = None, earbud_args: list[str] = (),
+              bridge: bool = True, wait_connected: bool = True) -> System:
+        """Radio and earbud (its mic looping `mic_pcm`), paired with the CLI; then the bridge unless `bridge=False`."""
+        mic = tmp / "mic.wav"
+        write_wav(mic, mic_pcm)
         radio = start_radio(log_dir=tmp, **(radio_args or {}))
         try:
-            earbud = start_earbud(radio, tmp / "earbud", mic, list(earbud_args))
+            earbud = start_earbud(radio, name, state_dir=tmp / "earbud", mic=[mic], speaker=speaker, passkey=PASSKEY,
+                                  extra_args=earbud_args)
         except BaseException:
             radio.stop()
             raise
         env = {**os.environ, "EARPIECE_HOME": str(tmp / "home"), "EARPIECE_ADAPTER": f"sim:{radio.address}",
                "EARPIECE_MODELS_DIR": str(models_root)}
-        system = cls(tmp, radio, earbud, env, mic, list(earbud_args))
+        system = cls(tmp, radio, earbud, env, mic, speaker, list(earbud_args))
         try:
+            if config_toml is not None:
+                (tmp / "home" / "config").mkdir(parents=True)
+                (tmp / "home" / "config" / "config.toml").write_text(config_toml)
             system.cli("pair", earbud.address, "--passkey", str(PASSKEY))
             if bridge:
-                system.start_bridge()
+                system.start_bridge(wait_connected)
         except BaseException:
             system.stop()
             raise
         return system
 
     @property
+    def name(self) -> str:
+        return self.earbud.name
+
+    @property
     def socket(self) -> Path:
         return self.tmp / "home" / "run" / "bridge.sock"
 
     # --- processes ---------------------------------------------------------------------------------------------
-    def start_bridge(self) -> None:
+    def start_bridge(self, wait_connected: bool = True) -> None:
         log = self.tmp / f"bridge-{len(self.bridge_logs)}.log"
         self.bridge_logs.append(log)
         with open(log, "w") as stderr:  # the child keeps its own copy of the descriptor
             self.bridge = subprocess.Popen([str(EARPIECE), "-v", "run"], env=self.env, stdout=subprocess.DEVNULL,
                                            stderr=stderr)
-        # Only once its control socket answers does `earpiece status` go through the bridge (not to the earbud).
-        self.wait_for(lambda: control_socket.bridge_running(self.socket), 60, "the bridge's control socket")
-        self.wait_for(lambda: self.status(check=False).get("connected"), 30, "the bridge to connect")
+        if wait_connected:
+            # Only once its control socket answers does `earpiece status` go through the bridge (not to the earbud).
+            self.wait_for(lambda: control_socket.bridge_running(self.socket), 60, "the bridge's control socket")
+            self.wait_for(lambda: self.status(check=False).get("connected"), 30, "the bridge to connect")
 
     def stop_bridge(self) -> None:
         if self.bridge is not None and self.bridge.poll() is None:
@@ -119,7 +115,8 @@ class QuietSystem:
         self.earbud.stop()
         if before_start is not None:
             before_start()
-        self.earbud = start_earbud(self.radio, self.tmp / "earbud", self.mic, self.earbud_args)
+        self.earbud = start_earbud(self.radio, self.name, state_dir=self.tmp / "earbud", mic=[self.mic],
+                                   speaker=self.speaker, passkey=PASSKEY, extra_args=self.earbud_args)
 
     def stop(self) -> None:
         self.stop_bridge()
@@ -128,7 +125,7 @@ class QuietSystem:
 
     # --- observing -----------------------------------------------------------------------------------------------
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run([str(EARPIECE), *args], env=self.env, capture_output=True, text=True, timeout=60)
+        result = earpiece(*args, env=self.env, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"earpiece {' '.join(args)} failed ({result.returncode}): {result.stderr}"
                                  f"\nbridge log tail:\n{self.bridge_text()[-2000:]}")
@@ -160,7 +157,11 @@ class QuietSystem:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
 
     def bridge_text(self) -> str:
+        """Everything every bridge started so far wrote to its log."""
         return "".join(log.read_text(errors="replace") for log in self.bridge_logs if log.exists())
+
+    def turns(self) -> list[str]:
+        return re.findall(r": turn \(.*", self.bridge_text())
 
     def wait_for(self, predicate, timeout: float, what: str):
         deadline = time.monotonic() + timeout
@@ -172,3 +173,6 @@ class QuietSystem:
                 raise AssertionError(f"the bridge exited ({self.bridge.returncode}):\n{self.bridge_text()[-3000:]}")
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}; bridge log tail:\n{self.bridge_text()[-3000:]}")
+
+    def wait_for_turn(self, count: int = 1, timeout: float = 40) -> list[str]:
+        return self.wait_for(lambda: len(self.turns()) >= count and self.turns(), timeout, f"{count} turn(s)")
