@@ -19,6 +19,7 @@ Section `turn_latency_ms` (bench/common.py, bench/plots.py):
                                     done early) plus the listen-end cue
                    downlink         reply handed to the pacer -> its first frame received by the earbud
     samples_ms   every turn's latency (the histogram plot)
+    per_turn     each answered turn: its index, latency, stages and transcript (for finding slow kinds of turn)
     turns        how many turns were measured (of `turns_spoken`)
 """
 
@@ -153,6 +154,7 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
     hangovers: list[float] = []
     speculative = 0
     unanswered = []
+    per_turn: list[dict] = []
     for index, (end_s, next_s) in enumerate(windows):
         spoken_end, next_start = started + end_s, started + next_s
         first_down = next((t for t in downs if spoken_end < t < next_start), None)
@@ -180,6 +182,8 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
         }
         for name, value in parts.items():
             stages[name].append(value)
+        per_turn.append({"turn": index, "ms": round(total, 1), "speculative": bool(timings.speculative),
+                         "transcript": result.transcript, **{k: round(v, 1) for k, v in parts.items()}})
     if not samples:
         raise RuntimeError(f"no turn was answered ({len(windows)} spoken; session stats {session_stats})")
     return {
@@ -193,6 +197,7 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
         "turns": len(samples),
         "turns_spoken": len(windows),
         "unanswered_turns": unanswered,
+        "per_turn": per_turn,
         "speculative_turns": speculative,
         "session": {k: session_stats.get(k) for k in ("wake_detections", "no_speech", "speculations_used",
                                                        "speculations_discarded", "early_ends", "errors")},

@@ -18,6 +18,10 @@ from host.pipeline.messages import SAMPLE_RATE, NoSpeech, SpeechAudio, SpeechEnd
 FRAME_MS = 20  # webrtcvad takes 10, 20 or 30 ms frames; 20 ms is the earbud's frame: decisions as audio arrives
 FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
 START_FRAMES = 4  # this many voiced frames in a row start an utterance (one click is not speech)
+# A pause is this many silent frames in a row. Inside words the VAD hears 20-40 ms gaps (the closure before a
+# "t" or "k"); reporting each as a pause started a speculative recognition that was thrown away a moment later
+# but kept a core busy, and the real end's recognition ran at half speed behind it (turns took ~650 ms, not ~400).
+PAUSE_FRAMES = 3
 # webrtcvad keeps saying "speech" for a few frames after the voice stops (its built-in overhang, 40-180 ms), which
 # would delay the end of every utterance by that much: a frame whose loudest sample stays under QUIET_PEAK
 # (-40 dBFS) and QUIET_RATIO of the utterance's loudest is silence whatever the VAD says (the ratio spares soft
@@ -117,14 +121,14 @@ class Endpointer:
         self._utterance.append(frame)
         events: list[Event] = [SpeechAudio(frame)]
         if voiced:
-            if self._silent_run:
+            if self._silent_run >= PAUSE_FRAMES:
                 events.append(SpeechResumed(self.time_s - FRAME_MS / 1000))
             self._silent_run = 0
             self._voiced_len = len(self._utterance)
         else:
             self._silent_run += 1
-            if self._silent_run == 1:
-                events.append(SpeechPaused(self.time_s - FRAME_MS / 1000, b"".join(self._utterance[:-1])))
+            if self._silent_run == PAUSE_FRAMES:
+                events.append(SpeechPaused(self._last_voice_s(), b"".join(self._utterance[: self._voiced_len])))
         if self._silent_run >= self.hangover_frames:
             events.append(self._end("silence"))
         elif len(self._utterance) >= self.max_frames:
@@ -150,10 +154,13 @@ class Endpointer:
 
     def _end(self, reason: str) -> SpeechEnded:
         audio = b"".join(self._utterance[: self._voiced_len])
-        last_voice_s = self.time_s - (len(self._utterance) - self._voiced_len) * FRAME_MS / 1000
+        last_voice_s = self._last_voice_s()
         self.listening = False
         self._reset_utterance()
         return SpeechEnded(audio, reason, last_voice_s, self.time_s)
+
+    def _last_voice_s(self) -> float:
+        return self.time_s - (len(self._utterance) - self._voiced_len) * FRAME_MS / 1000
 
 
 def _peak(frame: bytes) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from host.pipeline.audio import silence
 from host.pipeline.endpoint import Endpointer
@@ -80,3 +81,23 @@ def test_after_a_wake_word_the_pre_roll_starts_at_the_pause_before_the_request(s
     # Holds all of the request's voiced audio, and none of "Hey Jarvis" (0.9 s long).
     voiced = np.flatnonzero(np.abs(np.frombuffer(request, "<i2")) > 300)
     assert voiced[-1] - voiced[0] <= len(end.audio) // 2 < len(request) // 2 + 0.12 * 16000
+
+
+def test_gaps_inside_words_are_not_pauses(speech):
+    """A speculative recognition starts at each pause: the VAD's 20-40 ms gaps inside words must not count."""
+    said = speech("What time is it?")  # espeak leaves 20-40 ms gaps before the "t"s
+    endpointer = Endpointer(hangover_s=0.3)
+    endpointer.process(silence(0.5))
+    endpointer.start()
+    events = events_of(endpointer, said + silence(1.0))
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+    paused, ended = events[1], events[2]
+    assert paused.audio == ended.audio and paused.time_s == pytest.approx(ended.last_voice_s)
+
+
+def test_a_pause_is_reported_three_frames_into_the_silence(speech):
+    endpointer = Endpointer(hangover_s=0.8)
+    endpointer.start()
+    events = events_of(endpointer, speech("one") + silence(0.3) + speech("two") + silence(1.2))
+    pauses = [e for e in events if isinstance(e, SpeechPaused)]
+    assert len(pauses) == 2 and sum(isinstance(e, SpeechResumed) for e in events) == 1
