@@ -1,8 +1,8 @@
 """Wake-word stage: openWakeWord (onnx) on 80 ms frames -> WakeDetected events.
 
-`WakeModel` loads the onnx sessions once; every earbud gets its own `WakeWordDetector` with its own audio
+`WakeModel` loads the onnx sessions once; every earbud gets its own `WakeWordDetector` with its own stream
 buffers but the same sessions (onnxruntime sessions are stateless and safe to share), so a second earbud costs
-buffers, not another model load.
+buffers, not another model load. The scoring itself (openWakeWord's features on two grids) is in wake_scoring.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from host.pipeline.messages import SAMPLE_RATE, WakeDetected
+from host.pipeline.wake_scoring import FRAME_SAMPLES, WakeScorer, WakeStream
 
 log = logging.getLogger(__name__)
-
-FRAME_SAMPLES = 1280  # openWakeWord scores one 80 ms frame at a time
 
 
 class WakeModel:
@@ -40,9 +39,11 @@ class WakeModel:
         )
         self.name = next(iter(self._prototype.models))
         self.path = Path(model_path)
+        self.scorer = WakeScorer(self._prototype, self.name)
 
     def new_state(self):
-        """An openWakeWord Model sharing this one's onnx sessions, with fresh buffers of its own."""
+        """openWakeWord's own streaming state, sharing this one's onnx sessions (the reference the scorer's first
+        grid is checked against)."""
         model = copy.copy(self._prototype)
         model.preprocessor = copy.copy(self._prototype.preprocessor)
         model.prediction_buffer = defaultdict(partial(deque, maxlen=30))
@@ -65,7 +66,7 @@ class WakeWordDetector:
         self.threshold = threshold
         self.refractory_s = refractory_s
         self.startup_guard_s = startup_guard_s
-        self._oww = model.new_state()
+        self.stream = model.scorer.new_stream()
         self._pending = np.zeros(0, dtype=np.int16)
         self._samples = 0
         self._last_detection_s = -1e9
@@ -85,10 +86,10 @@ class WakeWordDetector:
         self._pending = samples[usable:].copy()
         detections = []
         for start in range(0, usable, FRAME_SAMPLES):
-            scores = self._oww.predict(samples[start: start + FRAME_SAMPLES])
+            [score] = self.model.scorer.score([(self.stream, samples[start: start + FRAME_SAMPLES])])
             self._samples += FRAME_SAMPLES
             self.frames_scored += 1
-            self._judge(float(scores.get(self.model.name, 0.0)), detections)
+            self._judge(score, detections)
         return detections
 
     def _judge(self, score: float, detections: list[WakeDetected]) -> None:
@@ -114,24 +115,8 @@ def wake_threads() -> None:
 
 # ---- many streams at once ------------------------------------------------------------------------------------
 
-MEL_CONTEXT = 480  # samples of the previous block the melspectrogram needs (3 hops), as openWakeWord takes them
-MEL_WINDOW = 76  # melspectrogram frames per embedding
-FEATURE_WINDOW = 16  # embeddings per wake-word inference
-WARMUP_PREDICTIONS = 5  # openWakeWord reports 0 for a stream's first five blocks
 SWITCH_INTERVAL_S = 0.0005
 STALL_WAITS = 20  # x 0.1 s without any block scored: the worker is stuck, stop waiting for it
-
-
-class WakeStream:
-    """One stream's openWakeWord buffers as small numpy arrays: exactly the numbers openWakeWord's own streaming
-    code keeps (the audio tail, the last 76 melspectrogram frames, the last 16 embeddings), without its 10 s deque
-    that it copies into a list on every block."""
-
-    def __init__(self, features: np.ndarray):
-        self.tail = np.zeros(0, dtype=np.int16)
-        self.mel = np.ones((MEL_WINDOW, 32), dtype=np.float32)
-        self.features = np.array(features[-FEATURE_WINDOW:], dtype=np.float32)
-        self.predictions = 0
 
 
 class WakeBatcher:
@@ -146,11 +131,7 @@ class WakeBatcher:
         import threading
 
         self.model = model
-        prototype = model._prototype
-        self._melspec = prototype.preprocessor.melspec_model
-        self._embedding = prototype.preprocessor.embedding_model
-        self._wakeword = prototype.models[model.name]
-        self._wakeword_input = self._wakeword.get_inputs()[0].name
+        self.scorer = model.scorer
         self.tick_s = tick_s
         self._queue: list[tuple[BatchedWakeDetector, np.ndarray]] = []
         self._cond = threading.Condition()
@@ -159,27 +140,11 @@ class WakeBatcher:
         self.stats = {"batches": 0, "blocks": 0, "largest_batch": 0}
 
     def new_stream(self) -> WakeStream:
-        return WakeStream(self.model._prototype.preprocessor.feature_buffer)
+        return self.scorer.new_stream()
 
-    # -- scoring (the worker calls this; tests call it directly) --
     def score(self, items: list[tuple[WakeStream, np.ndarray]]) -> list[float]:
-        """Advance each stream by one 1280-sample block and return its wake-word score, batching the models."""
-        # The melspectrogram runs per stream: the model floors its output relative to the loudest value of the
-        # whole batch, so a loud stream would change a quiet one's features. It is the cheap part anyway.
-        for stream, block in items:
-            audio = np.concatenate([stream.tail, block])
-            mel = self._melspec.run(None, {"input": audio[None].astype(np.float32)})[0]
-            stream.mel = np.vstack((stream.mel, mel.reshape(-1, 32) / 10 + 2))[-MEL_WINDOW:]  # openWakeWord's transform
-            stream.tail = audio[-MEL_CONTEXT:]
-        windows = np.stack([stream.mel for stream, _ in items]).astype(np.float32)[:, :, :, None]
-        embeddings = self._embedding.run(None, {"input_1": windows})[0].reshape(len(items), -1)
-        scores = []
-        for (stream, _), embedding in zip(items, embeddings):
-            stream.features = np.vstack((stream.features, embedding))[-FEATURE_WINDOW:]
-            score = float(self._wakeword.run(None, {self._wakeword_input: stream.features[None]})[0].reshape(-1)[0])
-            scores.append(score if stream.predictions >= WARMUP_PREDICTIONS else 0.0)
-            stream.predictions += 1
-        return scores
+        """Advance each stream by one block and return its scores (the worker calls this; tests call it too)."""
+        return self.scorer.score(items)
 
     # -- the worker --
     def submit(self, detector: BatchedWakeDetector, block: np.ndarray) -> None:

@@ -10,6 +10,7 @@ import pytest
 from host import models
 from host.pipeline.audio import silence
 from host.pipeline.wake import FRAME_SAMPLES, BatchedWakeDetector, WakeBatcher, WakeModel, WakeWordDetector
+from protocol import adpcm
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +30,51 @@ def streams_audio(speech) -> list[np.ndarray]:
     return [np.frombuffer(p, dtype="<i2")[:n] for p in pcm]
 
 
-def test_batched_scores_are_the_per_stream_scores(jarvis, speech):
+def test_the_first_grid_scores_are_openwakewords_own(jarvis, speech):
+    """Batched, three streams at once, the first grid's numbers are those of openWakeWord's streaming predict."""
     audio = streams_audio(speech)
-    plain = [WakeWordDetector(jarvis, startup_guard_s=0.0) for _ in audio]
+    reference_states = [jarvis.new_state() for _ in audio]
     batcher = WakeBatcher(jarvis)
     streams = [batcher.new_stream() for _ in audio]
-    for stream, detector in zip(streams, plain):  # openWakeWord starts each stream from random features
-        stream.features = detector._oww.preprocessor.feature_buffer[-16:].astype(np.float32).copy()
-    reference, batched = [], []
+    for stream, state in zip(streams, reference_states):  # openWakeWord starts each stream from random features
+        stream.features = state.preprocessor.feature_buffer[-16:].astype(np.float32).copy()
+    reference, first_grid = [], []
     for start in range(0, audio[0].size - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         blocks = [a[start: start + FRAME_SAMPLES] for a in audio]
-        reference.append([float(d._oww.predict(b)[jarvis.name]) for d, b in zip(plain, blocks)])
-        batched.append(batcher.score(list(zip(streams, blocks))))
-    reference, batched = np.array(reference), np.array(batched)
+        reference.append([float(s.predict(b)[jarvis.name]) for s, b in zip(reference_states, blocks)])
+        batcher.score(list(zip(streams, blocks)))
+        first_grid.append([stream.grid_scores[0] for stream in streams])
+    reference, first_grid = np.array(reference), np.array(first_grid)
     assert reference.max() > 0.5  # the wake word is in there: the comparison is not of zeros
-    np.testing.assert_allclose(batched, reference, atol=1e-5)
+    np.testing.assert_allclose(first_grid[5:], reference[5:], atol=1e-5)  # openWakeWord's first five are 0
+
+
+def test_the_second_grid_finds_the_wake_word_where_the_first_grid_misses_it(jarvis, engines):
+    """Where the 80 ms grid falls in the speech changes openWakeWord's score: with the wake word started at each
+    10 ms position in turn, the first grid alone misses at some; first and second grid together at none. The
+    question is the companion's own voice (as the turn benchmark asks it) through ADPCM as the link carries it."""
+    said = adpcm.decode(adpcm.encode(engines.tts.synthesize("Hey Jarvis, what time is it?"))[0])[0]
+    firsts, combined = [], []
+    for shift_ms in range(0, 80, 10):
+        detector = WakeWordDetector(jarvis)
+        audio = silence(2.0 + shift_ms / 1000) + said + silence(1.0)
+        grid_scores = []
+        for start in range(0, len(audio) - 2 * FRAME_SAMPLES, 2 * FRAME_SAMPLES):
+            detector.process(audio[start: start + 2 * FRAME_SAMPLES])
+            grid_scores.append(detector.stream.grid_scores)
+        firsts.append(max(first for first, _ in grid_scores))
+        combined.append(detector.max_score)
+    assert min(firsts) < 0.5 < min(combined), (firsts, combined)
+    assert jarvis.scorer.second_grid_starts >= 8  # it started for each utterance, and only then
+
+
+def test_the_second_grid_does_not_run_on_other_speech(jarvis, speech):
+    """It costs a second embedding per block: it must not run for talk that is not the wake word."""
+    detector = WakeWordDetector(jarvis)
+    starts = jarvis.scorer.second_grid_starts
+    detector.process(silence(2.0) + speech("The weather is lovely today. Could you pass the salt, please? "
+                                           "My train leaves at half past nine.") + silence(1.0))
+    assert jarvis.scorer.second_grid_starts == starts and detector.stream.second_features is None
 
 
 def test_a_stream_behind_the_others_is_scored_in_order(jarvis, speech):
