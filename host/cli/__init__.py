@@ -6,7 +6,6 @@ Each command group lives in its own module with a `register(subparsers)` functio
 import argparse
 import importlib
 import logging
-import os
 import sys
 
 from host import __version__

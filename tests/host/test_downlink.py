@@ -6,8 +6,6 @@ the pacer's contract in isolation; the end-to-end tests check the real earbud's 
 
 import asyncio
 
-import pytest
-
 from host.downlink import DownlinkPacer
 from protocol.audio import decode_frame
 from protocol.control import Speaker
