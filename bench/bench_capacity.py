@@ -24,13 +24,11 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import time
 from collections import deque
 from pathlib import Path
 
-from bench.common import Unavailable, percentile
+from bench.common import load_engines, percentile
 
 SECTIONS = {"capacity": ("max_listening_devices",)}
 BUDGET_S = 300.0
@@ -239,26 +237,15 @@ def _swarm_drops(stats_path: Path) -> int:
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host import models
-    from host.pipeline.engines import Engines
+    from host.demo import throwaway_home
 
     deadline = time.monotonic() + budget_s
-    try:
-        models.install()
-        engines = Engines.load()
-    except models.ModelError as error:
-        raise Unavailable(f"models missing: {error}") from None
-    workdir = Path(tempfile.mkdtemp(prefix="earpiece-bench-capacity-"))
-    saved_home = os.environ.get("EARPIECE_HOME")
-    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry and bonds; models already loaded
+    engines = load_engines()
+    workdir, restore_home = throwaway_home("earpiece-bench-capacity-")  # registry and bonds; models already loaded
     try:
         section = asyncio.run(measure(engines, QUICK_MAX_DEVICES if quick else MAX_DEVICES, workdir,
                                       deadline - 10))
     finally:
-        if saved_home is None:
-            os.environ.pop("EARPIECE_HOME", None)
-        else:
-            os.environ["EARPIECE_HOME"] = saved_home
-        shutil.rmtree(workdir, ignore_errors=True)
+        restore_home()
         engines.close()
     return {"capacity": section}

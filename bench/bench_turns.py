@@ -27,16 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
-import shutil
 import statistics
-import tempfile
 import time
-import wave
 from pathlib import Path
 
-from bench.common import Unavailable, percentile
+from bench.common import load_engines, percentile
 
 SECTIONS = {"turn_latency_ms": ("p50", "p95", "stages")}
 BUDGET_S = 240.0
@@ -51,14 +47,6 @@ SETUP_S = 25.0  # loading models, starting processes, pairing (kept out of the t
 STAGES = ("endpoint", "asr", "assistant", "tts_first_audio", "hangover_wait", "downlink")
 
 log = logging.getLogger(__name__)
-
-
-def _write_wav(path: Path, pcm: bytes, rate: int = 16000) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
 
 
 def build_mic(engines, turns: int) -> tuple[bytes, list[tuple[float, float]]]:
@@ -86,13 +74,14 @@ def build_mic(engines, turns: int) -> tuple[bytes, list[tuple[float, float]]]:
 async def measure(engines, turns: int, workdir: Path) -> dict:
     from host import simulator
     from host.bridge import Bridge
+    from host.demo import write_wav
     from host.link.adapter import resolve_adapter
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
 
     mic, windows = build_mic(engines, turns)
     mic_wav = workdir / "mic.wav"
-    _write_wav(mic_wav, mic)
+    write_wav(mic_wav, mic)
     radio = simulator.start_radio(log_dir=workdir)
     earbud = None
     try:
@@ -209,26 +198,15 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host import models
-    from host.pipeline.engines import Engines
+    from host.demo import throwaway_home
 
-    try:
-        models.install()  # idempotent: `make` has normally installed them already
-        engines = Engines.load()
-    except models.ModelError as error:
-        raise Unavailable(f"models missing: {error}") from None
+    engines = load_engines()
     period = LEAD_IN_S / TURNS + GAP_S + 2.1  # + the question itself
     turns = QUICK_TURNS if quick else max(QUICK_TURNS, min(TURNS, int((budget_s - SETUP_S) / period)))
-    workdir = Path(tempfile.mkdtemp(prefix="earpiece-bench-turns-"))
-    saved_home = os.environ.get("EARPIECE_HOME")
-    os.environ["EARPIECE_HOME"] = str(workdir / "home")  # throwaway registry and bonds; models already loaded
+    workdir, restore_home = throwaway_home("earpiece-bench-turns-")  # registry and bonds; models already loaded
     try:
         section = asyncio.run(measure(engines, turns, workdir))
     finally:
-        if saved_home is None:
-            os.environ.pop("EARPIECE_HOME", None)
-        else:
-            os.environ["EARPIECE_HOME"] = saved_home
-        shutil.rmtree(workdir, ignore_errors=True)
+        restore_home()
         engines.close()
     return {"turn_latency_ms": section}

@@ -35,6 +35,18 @@ class Unavailable(Exception):
     """The part cannot measure on this machine; the message says why (and what would make it work)."""
 
 
+def load_engines():
+    """The default engines, after installing the models if `make` has not (idempotent)."""
+    from host import models
+    from host.pipeline.engines import Engines
+
+    try:
+        models.install()
+        return Engines.load()
+    except models.ModelError as error:
+        raise Unavailable(f"models missing: {error}") from None
+
+
 def empty_sections(sections: dict[str, tuple[str, ...]], note_key: str, note: str) -> dict[str, dict]:
     """Every required key as null, plus a note ("skipped" or "error") saying why."""
     return {name: {**{key: None for key in keys}, note_key: note} for name, keys in sections.items()}

@@ -49,7 +49,7 @@ class DemoResult:
         return dict(self.__dict__)
 
 
-def _throwaway_home(prefix: str) -> tuple[Path, Callable[[], None]]:
+def throwaway_home(prefix: str) -> tuple[Path, Callable[[], None]]:
     """Point EARPIECE_HOME at a new temporary folder (registry, bonds, identity); returns it and the undo."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     saved = os.environ.get("EARPIECE_HOME")
@@ -95,7 +95,7 @@ async def run_demo(
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
 
-    workdir, restore_home = _throwaway_home("earpiece-demo-")
+    workdir, restore_home = throwaway_home("earpiece-demo-")
     radio = earbud = None
     try:
         speech = engines.tts.synthesize(utterance)
@@ -245,7 +245,7 @@ async def run_live_demo(
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
 
-    workdir, restore_home = _throwaway_home("earpiece-demo-live-")
+    workdir, restore_home = throwaway_home("earpiece-demo-live-")
     radio = earbud = None
     turns: list[LiveTurn] = []
     stats: dict = {}

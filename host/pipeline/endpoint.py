@@ -2,7 +2,7 @@
 
 Listening starts after the wake word (or a button press). The endpointer keeps the last `pre_roll_s` of audio
 so the first syllable, spoken before enough voiced frames were seen, is not lost; speech ends after `hangover_s`
-of silence (it reports the start of that silence as SpeechPaused, so recognition can start speculatively),
+of silence (60 ms into that silence it reports SpeechPaused, so recognition can start speculatively),
 after `max_utterance_s`, or never starts (NoSpeech after `no_speech_timeout_s`).
 """
 
