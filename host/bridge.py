@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from host.quiet import QuietBook
 from host.session import DeviceSession
 from protocol import control
 from protocol.audio import FLAG_START
+
+SWITCH_INTERVAL_S = 0.0005
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +274,10 @@ class Bridge:
         self._server = ControlServer(self.handle_request) if control_server else None
 
     async def start(self) -> None:
+        # The wake-word worker thread gives up the GIL on every onnxruntime call and takes it back; with Python's
+        # default 5 ms switch interval it waits up to 5 ms each time the event loop is busy (a few hundred times
+        # per tick with many earbuds). A bridge process hands the GIL over sooner.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         if self._server:
             await self._server.start()
         for device in self._devices if self._devices is not None else self.registry.all():

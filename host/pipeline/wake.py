@@ -115,7 +115,6 @@ def wake_threads() -> None:
 
 # ---- many streams at once ------------------------------------------------------------------------------------
 
-SWITCH_INTERVAL_S = 0.0005
 STALL_WAITS = 20  # x 0.1 s without any block scored: the worker is stuck, stop waiting for it
 
 
@@ -150,13 +149,8 @@ class WakeBatcher:
     def submit(self, detector: BatchedWakeDetector, block: np.ndarray) -> None:
         with self._cond:
             if self._thread is None:
-                import sys
                 import threading
 
-                # Every onnxruntime call gives up the GIL and takes it back; with the default 5 ms switch interval
-                # the worker waits up to 5 ms each time the event loop is busy (a few hundred times per tick with
-                # many earbuds): hand the GIL over sooner.
-                sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
                 self._thread = threading.Thread(target=self._work, name="wake-batcher", daemon=True)
                 self._thread.start()
             self._queue.append((detector, block))
