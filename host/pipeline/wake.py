@@ -79,18 +79,22 @@ class WakeWordDetector:
 
     def process(self, pcm: bytes) -> list[WakeDetected]:
         """Score new audio (16 kHz 16-bit mono, any length); returns the detections it completes."""
+        detections = []
+        for block in self._blocks(pcm):
+            [score] = self.model.scorer.score([(self.stream, block)])
+            self._samples += FRAME_SAMPLES
+            self.frames_scored += 1
+            self._judge(score, detections)
+        return detections
+
+    def _blocks(self, pcm: bytes) -> list[np.ndarray]:
+        """The whole 80 ms blocks `pcm` completes; a partial block waits for the next call."""
         samples = np.frombuffer(pcm, dtype="<i2")
         if self._pending.size:
             samples = np.concatenate([self._pending, samples])
         usable = samples.size - samples.size % FRAME_SAMPLES
         self._pending = samples[usable:].copy()
-        detections = []
-        for start in range(0, usable, FRAME_SAMPLES):
-            [score] = self.model.scorer.score([(self.stream, samples[start: start + FRAME_SAMPLES])])
-            self._samples += FRAME_SAMPLES
-            self.frames_scored += 1
-            self._judge(score, detections)
-        return detections
+        return [samples[start: start + FRAME_SAMPLES] for start in range(0, usable, FRAME_SAMPLES)]
 
     def _judge(self, score: float, detections: list[WakeDetected]) -> None:
         """Turn the score of the frame that just ended into a detection, past the start-up guard and refractory."""
@@ -231,12 +235,7 @@ class BatchedWakeDetector(WakeWordDetector):
         self.scored_log: deque[tuple[float, float]] | None = deque(maxlen=4000) if record else None
 
     def process(self, pcm: bytes) -> list[WakeDetected]:
-        samples = np.frombuffer(pcm, dtype="<i2")
-        if self._pending.size:
-            samples = np.concatenate([self._pending, samples])
-        usable = samples.size - samples.size % FRAME_SAMPLES
-        self._pending = samples[usable:].copy()
-        for start in range(0, usable, FRAME_SAMPLES):
+        for block in self._blocks(pcm):
             with self._drained:
                 waited = 0
                 while self._submitted - self.frames_scored > self.max_pending and waited < STALL_WAITS:
@@ -246,7 +245,7 @@ class BatchedWakeDetector(WakeWordDetector):
                     self.stalls += 1
                     log.warning("wake-word scoring is %d blocks behind", self._submitted - self.frames_scored)
             self._submitted += 1
-            self.batcher.submit(self, samples[start: start + FRAME_SAMPLES].copy())
+            self.batcher.submit(self, block)
         return self._collect()
 
     def _deliver(self, score: float) -> None:
