@@ -27,7 +27,7 @@ from host.pipeline.messages import TurnResult
 from host.quiet import QuietBook
 from host.session import DeviceSession
 from protocol import control
-from protocol.audio import FLAG_START
+from protocol.audio import CODEC_NAMES, FLAG_START
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -189,9 +189,7 @@ class EarbudRunner:
             await self.link.send_control(message)
 
     async def _cue_after_reply(self, cue: control.PlayCue) -> None:
-        await self.pacer.wait_idle()
-        while self.pacer.estimated_level_ms() > 0:
-            await asyncio.sleep(0.05)
+        await self.pacer.wait_played()
         if self.link.connected:
             with contextlib.suppress(ConnectionError):
                 await self.link.send_control(cue)
@@ -240,7 +238,7 @@ class EarbudRunner:
             "earbud_quiet": bool(last.quiet) if last else None,
             "battery": None if last is None or last.battery == control.BATTERY_UNKNOWN else last.battery,
             "charging": bool(last.charging) if last else None,
-            "codec": {1: "adpcm", 2: "pcm16"}.get(last.codec) if last else None,
+            "codec": CODEC_NAMES.get(last.codec) if last else None,
             "firmware": self.link.earbud_hello.firmware if self.link.earbud_hello else None,
             "state": self.session.state,
             **self.counters,

@@ -144,9 +144,7 @@ async def run_demo(
                     f"{runner.session.stats['wake_detections']}); see the logs with -v"
                 ) from None
             # Let the reply finish playing in the earbud before we stop it.
-            await runner.pacer.wait_idle()
-            while runner.pacer.estimated_level_ms() > 0:
-                await asyncio.sleep(0.05)
+            await runner.pacer.wait_played()
             await asyncio.sleep(0.3)
             stats = earbud.read_stats()
         finally:
@@ -156,17 +154,17 @@ async def run_demo(
 
         turn = turns[0]
         t = turn.timings
-        wake = getattr(turn, "wake", None)
+        wake = turn.wake
         mic_started = stats.get("mic_started_at")
         total_ms = downlink_ms = None
         if mic_started:
             spoken_end = mic_started + last_voiced_s
             # The first reply stream that reached the earbud after the user stopped talking (cues are played by
             # the earbud itself and never arrive as audio, so this is the reply's speech).
-            first_down = next((t for t in stats.get("speaker_stream_starts", []) if t > spoken_end), None)
+            first_down = next((at for at in stats.get("speaker_stream_starts", []) if at > spoken_end), None)
             if first_down:
                 total_ms = (first_down - spoken_end) * 1000
-                sent = [t for t in runner.reply_streams_sent_at if t <= first_down]
+                sent = [at for at in runner.reply_streams_sent_at if at <= first_down]
                 if sent:
                     downlink_ms = (first_down - sent[-1]) * 1000
         return DemoResult(

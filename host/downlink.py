@@ -92,6 +92,13 @@ class DownlinkPacer:
         """Wait until every queued frame has been sent."""
         await self._idle.wait()
 
+    async def wait_played(self) -> None:
+        """Wait until every queued frame has been sent and, by our estimate, played out by the earbud."""
+        await self.wait_idle()
+        # A speaker report may raise the estimate while we sleep: sleep again until it reaches zero.
+        while (level_ms := self.estimated_level_ms()) > 0:
+            await asyncio.sleep(level_ms / 1000.0)
+
     # --- earbud feedback -----------------------------------------------------------------------------------------
     def speaker_report(self, report: Speaker) -> None:
         """Correct the estimate with what the earbud says it holds.

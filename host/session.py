@@ -55,13 +55,13 @@ PlayAudio = Callable[[bytes], Awaitable[None]]
 
 NOTHING_TO_REPEAT = "I haven't said anything yet."
 EARLY_END_FRACTION = 2 / 3  # of the hangover: enough silence to end a request the assistant understood
+WAKE_SETTLE_S = 2.0  # silence a fresh wake-word state hears after quiet, before the mic's audio
 
 
 def _complete_request(reply: Reply) -> bool:
     """The assistant understood a whole request: a skill answered, and not with a question back."""
     first = (split_sentences(reply.text) or [reply.text])[0].strip()
     return reply.skill not in ("", "fallback") and not first.endswith("?")
-WAKE_SETTLE_S = 2.0  # silence a fresh wake-word state hears after quiet, before the mic's audio
 
 
 @dataclass
@@ -114,10 +114,10 @@ class DeviceSession:
         self._timer_tasks: set[asyncio.Task] = set()
         self._background: set[asyncio.Task] = set()
         self._speak_lock = asyncio.Lock()
-        self._playback_end = 0.0  # audio time at which the reply handed over so far ends
-        self._playback_end_wall = 0.0  # the same on the wall clock (in case the mic stream pauses)
-        self._deaf_until = 0.0
-        self._deaf_until_wall = 0.0
+        # Audio time at which the reply handed over so far ends, and the same on the wall clock (in case the mic
+        # stream pauses). -inf: nothing played yet, so not even the reply tail keeps the session deaf at the start.
+        self._playback_end = float("-inf")
+        self._playback_end_wall = float("-inf")
         self.last_reply: str | None = None
         self.partial_transcript = ""
         self.turns: list[TurnResult] = []
@@ -148,10 +148,12 @@ class DeviceSession:
         return (self._turn_task is not None and not self._turn_task.done()) or bool(self._speech_tasks) \
             or self._still_playing()
 
-    def _still_playing(self) -> bool:
+    def _still_playing(self, margin_s: float = 0.0) -> bool:
+        """Reply audio is playing, or ended less than `margin_s` ago."""
         # Whichever clock passes the end first wins: the mic's (audio fed faster than real time, in tests and
         # replays) or the wall's (the mic stream paused while the earbud played).
-        return self.audio_time < self._playback_end and self._clock() < self._playback_end_wall
+        return (self.audio_time < self._playback_end + margin_s
+                and self._clock() < self._playback_end_wall + margin_s)
 
     @property
     def state(self) -> str:
@@ -234,8 +236,9 @@ class DeviceSession:
                 self._on_endpoint_event(event)
             self._maybe_end_early()
             return
-        if self.replying or (self.audio_time < self._deaf_until and self._clock() < self._deaf_until_wall):
-            # Our own reply (and its echo) must not wake us or be recognized: the stages hear silence.
+        if self.replying or self._still_playing(self.config.audio.reply_tail_s):
+            # Our own reply (and its echo, for the reply tail after it) must not wake us or be recognized: the
+            # stages hear silence.
             self.stats["audio_ignored_replying"] += 1
             self._wake.process_silence(len(pcm))
             self._endpointer.process(bytes(len(pcm)))
@@ -321,9 +324,7 @@ class DeviceSession:
             trigger, self._listening_trigger = self._listening_trigger or "wake", None
             self.stats["no_speech"] += 1
             self._record(TurnResult(trigger=trigger, outcome="no_speech", wake=self._take_wake_event(trigger)))
-            task = asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
-            self._background.add(task)  # a reference, so the task is not collected before it runs
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._send(control.PlayCue(control.CUE_LISTEN_END)))
 
     def _maybe_end_early(self) -> None:
         """Commit the utterance before the hangover runs out when the speculative answer shows it is complete.
@@ -383,9 +384,7 @@ class DeviceSession:
     async def _run_turn(self, trigger: str, end: SpeechEnded, speculation: _Speculation | None, stream) -> None:
         # The cue goes out without holding up the reply: its write waits for the earbud's acknowledgement (a link
         # round trip), and a reply that is ready must not queue behind it.
-        cue = asyncio.get_running_loop().create_task(self._send(control.PlayCue(control.CUE_LISTEN_END)))
-        self._background.add(cue)
-        cue.add_done_callback(self._background.discard)
+        self._spawn(self._send(control.PlayCue(control.CUE_LISTEN_END)))
         ended_wall = self._clock()
         timings = TurnTimings(endpoint_s=max(0.0, ended_wall - self._last_voice_wall))
         result = TurnResult(trigger=trigger, timings=timings, wake=self._take_wake_event(trigger))
@@ -495,12 +494,10 @@ class DeviceSession:
 
     async def _play(self, pcm: bytes) -> None:
         duration = len(pcm) / 2 / SAMPLE_RATE
-        tail = self.config.audio.reply_tail_s
         if not self._still_playing():
             self._playback_end, self._playback_end_wall = self.audio_time, self._clock()
         self._playback_end += duration
         self._playback_end_wall += duration
-        self._deaf_until, self._deaf_until_wall = self._playback_end + tail, self._playback_end_wall + tail
         await self._play_audio(pcm)
 
     async def stop_reply(self) -> None:
@@ -510,12 +507,17 @@ class DeviceSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        tail = self.config.audio.reply_tail_s
+        # Playback ends now; the reply tail (its echo) still follows it.
         self._playback_end, self._playback_end_wall = self.audio_time, self._clock()
-        self._deaf_until, self._deaf_until_wall = self.audio_time + tail, self._clock() + tail
         await self._send(control.StopPlayback())
 
     # ---- plumbing --------------------------------------------------------------------------------------------
+
+    def _spawn(self, coro) -> None:
+        """Run `coro` in the background, without holding up the caller."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)  # a reference, so the task is not collected before it runs
+        task.add_done_callback(self._background.discard)
 
     async def _send(self, message: object) -> None:
         try:
@@ -534,7 +536,7 @@ class DeviceSession:
 
     async def close(self) -> None:
         """Cancel everything this session started (the earbud disconnected)."""
-        tasks = [t for t in [self._turn_task, *self._speech_tasks, *self._timer_tasks]
+        tasks = [t for t in [self._turn_task, *self._speech_tasks, *self._timer_tasks, *self._background]
                  if t is not None and not t.done()]
         if self._speculation is not None:
             tasks.append(self._speculation.task)

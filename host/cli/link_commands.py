@@ -97,6 +97,9 @@ def _run(coro):
                 "the earbud speaks"
             ) from error
         raise CliError(f"{error}; nothing was stored. Put the earbud in pairing mode and try again") from error
+    # Before OSError: TimeoutError is one.
+    except (BleakError, TimeoutError, asyncio.TimeoutError) as error:
+        raise CliError(f"Bluetooth error: {error or type(error).__name__}; is the earbud on and in range?") from error
     except ConnectionError as error:
         raise CliError(f"{error} (check --adapter and that the radio/dongle is there)") from error
     except OSError as error:  # native: no D-Bus/BlueZ (or the OS's Bluetooth service) to talk to
@@ -104,8 +107,6 @@ def _run(coro):
             f"the system Bluetooth service is not reachable ({error.strerror or error}); start it, or use "
             "--adapter usb:N (a dongle driven by Earpiece) or sim:HOST:PORT (the simulator)"
         ) from error
-    except (BleakError, TimeoutError, asyncio.TimeoutError) as error:
-        raise CliError(f"Bluetooth error: {error or type(error).__name__}; is the earbud on and in range?") from error
 
 
 # -- scan ---------------------------------------------------------------------------------------------------
@@ -237,8 +238,11 @@ def _status_from_bridge(args) -> dict:
     if not response.get("ok"):
         raise CliError(response.get("error") or "the bridge could not report status")
     devices = response.get("devices") or []
-    if len(devices) != 1:
-        names = ", ".join(d.get("device", "?") for d in devices) or "none"
+    if not devices:
+        raise CliError("the running bridge manages no earbuds: pair one (`earpiece pair DEVICE`), then restart "
+                       "`earpiece run`")
+    if len(devices) > 1:
+        names = ", ".join(d.get("device", "?") for d in devices)
         raise CliError(f"the bridge manages several earbuds ({names}): name one, e.g. `earpiece status NAME`")
     return {**devices[0], "via": "bridge"}
 
@@ -247,6 +251,7 @@ def _status_from_earbud(args) -> dict:
     from host.link.earbud_link import EarbudLink
     from host.link.registry import DeviceRegistry
     from host.quiet import SOURCE_NAMES
+    from protocol.audio import CODEC_NAMES
 
     registry = DeviceRegistry()
     device = _resolve(registry, args.device)
@@ -268,7 +273,7 @@ def _status_from_earbud(args) -> dict:
                 "charging": bool(status.charging),
                 "quiet": bool(status.quiet),
                 "quiet_source": SOURCE_NAMES.get(status.quiet_source, "unknown"),
-                "codec": {1: "adpcm", 2: "pcm16"}.get(status.codec, status.codec),
+                "codec": CODEC_NAMES.get(status.codec, status.codec),
                 "volume": status.volume,
                 "firmware": hello.firmware if hello else status.firmware,
                 "mtu": link.mtu,

@@ -7,11 +7,11 @@ buffers, not another model load. The scoring itself (openWakeWord's features on 
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
-from collections import defaultdict, deque
-from functools import partial
+import threading
+import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -40,17 +40,6 @@ class WakeModel:
         self.name = next(iter(self._prototype.models))
         self.path = Path(model_path)
         self.scorer = WakeScorer(self._prototype, self.name)
-
-    def new_state(self):
-        """openWakeWord's own streaming state, sharing this one's onnx sessions (the reference the scorer's first
-        grid is checked against)."""
-        model = copy.copy(self._prototype)
-        model.preprocessor = copy.copy(self._prototype.preprocessor)
-        model.prediction_buffer = defaultdict(partial(deque, maxlen=30))
-        # Everything the preprocessor mutates in place must be its own; reset() replaces the rest.
-        model.preprocessor.raw_data_buffer = deque(maxlen=self._prototype.preprocessor.raw_data_buffer.maxlen)
-        model.preprocessor.reset()
-        return model
 
 
 class WakeWordDetector:
@@ -131,8 +120,6 @@ class WakeBatcher:
     tick instead of one inference per stream and block."""
 
     def __init__(self, model: WakeModel, tick_s: float = 0.02):
-        import threading
-
         self.model = model
         self.scorer = model.scorer
         self.tick_s = tick_s
@@ -153,16 +140,12 @@ class WakeBatcher:
     def submit(self, detector: BatchedWakeDetector, block: np.ndarray) -> None:
         with self._cond:
             if self._thread is None:
-                import threading
-
                 self._thread = threading.Thread(target=self._work, name="wake-batcher", daemon=True)
                 self._thread.start()
             self._queue.append((detector, block))
             self._cond.notify_all()
 
     def _work(self) -> None:
-        import time
-
         next_run = time.monotonic()
         while True:
             with self._cond:
@@ -212,27 +195,17 @@ class BatchedWakeDetector(WakeWordDetector):
     machine that cannot keep up), `process` waits for the worker: the stream slows down, its audio is not lost."""
 
     def __init__(self, batcher: WakeBatcher, threshold: float = 0.5, refractory_s: float = 2.0,
-                 startup_guard_s: float = 1.6, max_pending: int = 2, record: bool = False):
-        import threading
-
-        self.model = batcher.model
+                 startup_guard_s: float = 1.6, max_pending: int = 2):
+        super().__init__(batcher.model, threshold, refractory_s, startup_guard_s)  # _samples: samples scored
         self.batcher = batcher
-        self.threshold = threshold
-        self.refractory_s = refractory_s
-        self.startup_guard_s = startup_guard_s
         self.max_pending = max_pending
-        self.stream = batcher.new_stream()
-        self._pending = np.zeros(0, dtype=np.int16)
-        self._samples = 0  # samples scored
         self._submitted = 0  # blocks queued
-        self._last_detection_s = -1e9
-        self.frames_scored = 0
         self.stalls = 0
-        self.max_score = 0.0
         self._scores: deque[float] = deque()
         self._drained = threading.Condition()
-        # (audio time at the end of the block, wall time its score was ready) per block, when `record` is set
-        self.scored_log: deque[tuple[float, float]] | None = deque(maxlen=4000) if record else None
+        # (audio time at the end of the block, wall time its score was ready) per block; the capacity bench sets
+        # it to a deque to see how far behind the scoring runs.
+        self.scored_log: deque[tuple[float, float]] | None = None
 
     def process(self, pcm: bytes) -> list[WakeDetected]:
         for block in self._blocks(pcm):
@@ -254,8 +227,6 @@ class BatchedWakeDetector(WakeWordDetector):
             self._scores.append(score)
             self.frames_scored += 1
             if self.scored_log is not None:
-                import time
-
                 self.scored_log.append((self.frames_scored * FRAME_SAMPLES / SAMPLE_RATE, time.time()))
             self._drained.notify_all()
 

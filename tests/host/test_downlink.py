@@ -123,3 +123,27 @@ def test_stop_drops_what_is_queued():
     assert len(sent) == count == 5
     assert pacer.stats["stopped"] == 1
     assert not pacer.busy
+
+
+def test_wait_played_returns_once_the_earbud_has_played_everything_it_was_sent():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+
+        async def send(frame):
+            pass
+
+        pacer = DownlinkPacer(send, target_ms=240, clock=loop.time)
+        task = asyncio.create_task(pacer.run())
+        pacer.play(bytes(int(16000 * 0.1) * 2))  # 100 ms: sent at once
+        pacer.end_reply()
+        # Mid-way the earbud reports it holds more than we thought (it started late): the wait lasts that long.
+        loop.call_later(0.05, pacer.speaker_report, Speaker(300, 600, 0, 0))
+        started = loop.time()
+        await pacer.wait_played()
+        elapsed = loop.time() - started
+        task.cancel()
+        return pacer, elapsed
+
+    pacer, elapsed = asyncio.run(scenario())
+    assert pacer.estimated_level_ms() == 0 and not pacer.busy
+    assert elapsed >= 0.05 + 0.3 - 0.01  # the report's 300 ms, from when it came

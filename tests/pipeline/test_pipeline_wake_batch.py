@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import subprocess
 import sys
+from collections import defaultdict, deque
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,19 @@ def jarvis(models_root):
                      models.embedding_path(models_root))
 
 
+def openwakeword_state(model: WakeModel):
+    """openWakeWord's own streaming state, sharing `model`'s onnx sessions (the reference the scorer's first grid
+    is checked against)."""
+    prototype = model._prototype
+    state = copy.copy(prototype)
+    state.preprocessor = copy.copy(prototype.preprocessor)
+    state.prediction_buffer = defaultdict(partial(deque, maxlen=30))
+    # Everything the preprocessor mutates in place must be its own; reset() replaces the rest.
+    state.preprocessor.raw_data_buffer = deque(maxlen=prototype.preprocessor.raw_data_buffer.maxlen)
+    state.preprocessor.reset()
+    return state
+
+
 def streams_audio(speech) -> list[np.ndarray]:
     """Three different streams: the wake word at different offsets, other talk, and noise."""
     rng = np.random.default_rng(7)
@@ -38,7 +54,7 @@ def streams_audio(speech) -> list[np.ndarray]:
 def test_the_first_grid_scores_are_openwakewords_own(jarvis, speech):
     """Batched, three streams at once, the first grid's numbers are those of openWakeWord's streaming predict."""
     audio = streams_audio(speech)
-    reference_states = [jarvis.new_state() for _ in audio]
+    reference_states = [openwakeword_state(jarvis) for _ in audio]
     batcher = WakeBatcher(jarvis)
     streams = [batcher.new_stream() for _ in audio]
     for stream, state in zip(streams, reference_states):  # openWakeWord starts each stream from random features
@@ -55,13 +71,15 @@ def test_the_first_grid_scores_are_openwakewords_own(jarvis, speech):
 
 
 def bridge_voice(text: str, models_root: Path, tmp_path: Path) -> bytes:
-    """What a freshly started bridge says first, made in a process of its own. espeak-ng's samples depend on the
+    """What a freshly started bridge says second, made in a process of its own. espeak-ng's samples depend on the
     process (they drift a little from call to call, and with the floating-point mode the other engines' libraries
-    set): a fresh process that loads the engines as the bridge does makes the audio, and this test, reproducible."""
+    set): a fresh process that loads the engines as the bridge does, says one sentence, then `text`, makes the
+    audio, and this test, reproducible. (The sentence before is the audio this test was built on: the engine used
+    to say "Ready." when it started.)"""
     wav = tmp_path / "said.wav"
     code = ("import sys; from pathlib import Path; from host.config import Config; from host.demo import write_wav; "
-            "from host.pipeline.engines import Engines; "
-            "write_wav(sys.argv[1], Engines.load(Config(), Path(sys.argv[3])).tts.synthesize(sys.argv[2]))")
+            "from host.pipeline.engines import Engines; tts = Engines.load(Config(), Path(sys.argv[3])).tts; "
+            "tts.synthesize('Ready.'); write_wav(sys.argv[1], tts.synthesize(sys.argv[2]))")
     subprocess.run([sys.executable, "-c", code, str(wav), text, str(models_root)], check=True, cwd=REPO,
                    capture_output=True)
     return read_wav(wav)

@@ -55,6 +55,11 @@ def _check_voice(voice: str) -> None:
         raise RuntimeError(f"espeak-ng has no voice {voice!r}; list them with `espeak-ng --voices`")
 
 
+def _check_ready(voice: str) -> None:
+    _espeak()
+    _check_voice(voice)
+
+
 def _synthesize(text: str, rate: int, voice: str) -> bytes:
     state = _espeak()
     binding = state["binding"]
@@ -72,9 +77,8 @@ class Pyttsx3Engine(TtsEngine):
         super().__init__(worker=_ESPEAK_THREAD)
         self.voice = voice
         self.rate = rate
-        # Fail here, not on the first reply, if espeak-ng or the voice is missing.
-        _ESPEAK_THREAD.submit(_check_voice, voice).result()
-        _ESPEAK_THREAD.submit(_synthesize, "Ready.", rate, voice).result()
+        # Fail here, not on the first reply, if espeak-ng (its initialisation) or the voice is missing.
+        _ESPEAK_THREAD.submit(_check_ready, voice).result()
 
     def _synthesize(self, text: str) -> bytes:
         return _synthesize(text, self.rate, self.voice)
