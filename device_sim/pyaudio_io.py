@@ -93,10 +93,8 @@ class PortAudio:
     """One PortAudio session: lists devices and opens the live mic and speaker. Close it when done."""
 
     def __init__(self) -> None:
-        try:
-            import pyaudio
-        except ImportError as error:  # pragma: no cover - pyaudio is a dependency
-            raise AudioDeviceError("PyAudio is not installed; install portaudio19-dev, then `pip install pyaudio`") from error
+        import pyaudio  # here, not at the top: only a live mic or speaker needs PortAudio
+
         self._pyaudio = pyaudio
         with _stderr_to_log():
             try:
@@ -158,10 +156,10 @@ class PortAudio:
             match = [d for d in usable if d.name == spec] or [d for d in usable if spec.lower() in d.name.lower()]
         if len(match) == 1:
             return match[0]
-        kind = "input" if direction == "input" else "output"
         if not match:
-            raise AudioDeviceError(f"no audio {kind} device {spec!r}; available {kind} devices: " + _describe(usable))
-        raise AudioDeviceError(f"audio {kind} device {spec!r} is ambiguous; use the index or full name of one of: "
+            raise AudioDeviceError(f"no audio {direction} device {spec!r}; available {direction} devices: "
+                                   + _describe(usable))
+        raise AudioDeviceError(f"audio {direction} device {spec!r} is ambiguous; use the index or full name of one of: "
                                + _describe(match))
 
     def device_rate(self, device: AudioDevice, direction: Direction, channels: int) -> int:
@@ -256,7 +254,7 @@ class LiveMic:
             if self._resampler is not None:
                 samples = self._resampler.resample_chunk(samples)
             with self._lock:
-                self._buffer += samples.astype("<i2").tobytes()
+                self._buffer += samples.tobytes()
                 excess = len(self._buffer) - 2 * MIC_BUFFER_SAMPLES
                 if excess > 0:
                     del self._buffer[:excess]
@@ -264,10 +262,6 @@ class LiveMic:
                         self.overflows += 1
                 self._behind = excess > 0
         return None, self._pyaudio.paContinue
-
-    @property
-    def running(self) -> bool:
-        return self.stream is not None
 
     def start(self) -> None:
         """Power the mic up: it has captured nothing yet."""

@@ -135,12 +135,12 @@ class SimHal(Hal):
         return _read_json(self._state_file)
 
     def save_state(self, d: dict) -> None:
-        _write_json(self._state_file, d)
+        write_json_atomic(self._state_file, d)
 
     def save_board(self) -> None:
         """Persist the switch position and battery charge (the simulator's stand-in for physics)."""
         if self._board_file is not None:
-            _write_json(self._board_file, {"switch_quiet": self.switch_quiet, "battery": round(self.battery, 2)})
+            write_json_atomic(self._board_file, {"switch_quiet": self.switch_quiet, "battery": round(self.battery, 2)})
 
     def clip(self, name: str) -> bytes | None:
         return self._clips.get(name)
@@ -154,8 +154,9 @@ def _read_json(path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _write_json(path: Path, d: dict) -> None:
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write data as JSON through a temporary file, so a reader (or a crash) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(d, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a crash never leaves half a file
+    tmp.write_text(json.dumps(data, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

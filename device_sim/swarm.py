@@ -13,7 +13,6 @@ a benchmark measures how late the host processes audio.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -21,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device_sim.audio_files import load_wav_16k_mono
-from device_sim.earbud import MAX_AUDIO_BACKLOG, TICK_S, EarbudOptions, SimulatedEarbud
+from device_sim.earbud import TICK_S, EarbudOptions, SimulatedEarbud
+from device_sim.sim_hal import write_json_atomic
 from protocol.audio import CODEC_ADPCM, FLAG_START, AudioFrame, FrameEncoder, decode_frame
 
 logger = logging.getLogger(__name__)
@@ -54,28 +54,22 @@ class SwarmEarbud(SimulatedEarbud):
     async def _tick_loop(self) -> None:
         """The swarm ticks every earbud from one loop (one timer instead of hundreds)."""
 
-    async def _tick(self) -> None:
-        core = self.core
-        streaming = core.streaming and self.connection is not None and not core.quiet
+    def _mic_frames(self) -> list[bytes]:
+        streaming = self.core.streaming and self.connection is not None and not self.core.quiet
         if streaming and not self.was_streaming:
             self._seq, self.stream_frames = 0, 0
             self.stream_started_at = time.time()
         self.was_streaming = streaming
-        if streaming:
-            source = self._clip[self._position]
-            self._position = (self._position + 1) % len(self._clip)
-            flags = FLAG_START if self._seq == 0 else 0
-            frame = AudioFrame(CODEC_ADPCM, self._seq & 0xFFFF, flags, source.payload, source.predictor,
-                               source.index)
-            self._seq += 1
-            self.stream_frames += 1
-            self._audio_backlog.append(frame.encode())
-            self.counters["audio_frames_encoded"] += 1
-            while len(self._audio_backlog) > MAX_AUDIO_BACKLOG:
-                self._audio_backlog.popleft()
-                self.counters["audio_frames_dropped"] += 1
-        self._pump_audio()
-        await self._send_status_notifications()
+        if not streaming:
+            return []
+        source = self._clip[self._position]
+        self._position = (self._position + 1) % len(self._clip)
+        flags = FLAG_START if self._seq == 0 else 0
+        frame = AudioFrame(CODEC_ADPCM, self._seq & 0xFFFF, flags, source.payload, source.predictor, source.index)
+        self._seq += 1
+        self.stream_frames += 1
+        self.counters["audio_frames_encoded"] += 1
+        return [frame.encode()]
 
     def swarm_stats(self) -> dict:
         return {
@@ -164,9 +158,5 @@ class Swarm:
                 "earbuds": [earbud.swarm_stats() for earbud in self.earbuds]}
 
     def write_stats(self) -> None:
-        if self.options.stats is None:
-            return
-        path = self.options.stats
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.stats()), encoding="utf-8")
-        tmp.replace(path)
+        if self.options.stats is not None:
+            write_json_atomic(self.options.stats, self.stats())

@@ -55,6 +55,11 @@ class AudioReceiver:
         self.stats = {}
         for key in STAT_KEYS:
             self.stats[key] = 0
+        self.reset()
+
+    def reset(self):
+        """Forget the stream as if no frame had arrived yet (frames held back are dropped, unplayed); the stats
+        and settings stay. Without it, concealment could replay the last frame before the reset into the next gap."""
         self._expected = None  # sequence number after the last frame accepted; None before the first stream
         self._history = [None] * HISTORY  # ring of recently accepted sequence numbers
         self._history_at = 0

@@ -448,10 +448,7 @@ class EarbudLink:
             except asyncio.QueueEmpty:
                 break
             dropped += 1
-        # A fresh receiver: its concealment would otherwise replay the last pre-quiet frame into the next gap.
-        stats = self.receiver.stats
-        self.receiver = AudioReceiver(reorder_window=self.receiver.reorder_window)
-        self.receiver.stats = stats  # the counters go on (LinkStats.receiver is this same dict)
+        self.receiver.reset()  # the counters go on (LinkStats.receiver is the same dict)
         return dropped
 
     def _on_status_notification(self, _sender: Any, data: bytearray) -> None:

@@ -467,3 +467,22 @@ def test_a_long_local_sound_does_not_hold_a_reply_back_for_long():
     # The reply waits 250 ms at most (13 pulls of 20 ms), then is mixed with the passkey, not lost to an overflow.
     assert reply_part.size and reply_part[0] >= 12 * 320 and reply_part[0] < 14 * 320
     assert core.stats["speaker_overflows"] == 0
+
+
+def test_a_reply_stopped_while_held_does_not_shorten_the_next_replys_wait():
+    def run(with_reply):
+        hal, core = make(state={"volume": 100})
+        core.speak_passkey(123456)
+        if with_reply:
+            for frame in reply(10):
+                core.audio_down_written(frame)
+        pull(hal, core, 10)  # the reply waits behind the passkey for 200 ms of its 250 ms
+        core.control_written(control.StopPlayback().encode())
+        if with_reply:
+            for frame in reply(10):
+                core.audio_down_written(frame)
+        return pull(hal, core, 30).astype(int)
+
+    reply_part = np.flatnonzero(run(True) != run(False))
+    # The second reply waits its own 250 ms (13 pulls), not the 50 ms the first one left over.
+    assert reply_part.size and reply_part[0] >= 12 * 320

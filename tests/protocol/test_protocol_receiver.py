@@ -164,6 +164,20 @@ def test_resync_with_held_frames_plays_them_then_judges_the_frame_again():
     assert stats(receiver, streams=1, received=3, lost=5)
 
 
+def test_reset_forgets_the_stream_but_keeps_the_counts_and_settings():
+    receiver = AudioReceiver(reorder_window=2)
+    counts = receiver.stats
+    receiver.receive(pcm16_frame(0, 100, FLAG_START))
+    assert receiver.receive(pcm16_frame(2, 6)) == b""  # held back by the window
+    receiver.reset()
+    assert receiver.expected is None
+    # No concealment of frame 100 and no held frame 6: frame 5 opens a stream as a first frame would.
+    assert values_of(receiver.receive(pcm16_frame(5, 7))) == [7]
+    assert receiver.receive(pcm16_frame(7, 9)) == b""  # the window is still 2 frames
+    assert values_of(receiver.flush()) == [3, 9]
+    assert receiver.stats is counts and stats(receiver, streams=2, received=3, lost=1)
+
+
 def test_adpcm_frames_decode_to_the_encoders_stream():
     encoder = FrameEncoder()
     pcm = struct.pack("<1600h", *[(i * 97) % 4001 - 2000 for i in range(1600)])

@@ -9,6 +9,10 @@ import re
 import time
 from pathlib import Path
 
+from device_sim.earbud import TICK_SAMPLES, EarbudOptions
+from device_sim.sim_hal import SimHal
+from device_sim.swarm import SwarmEarbud, encode_clip
+from earbud.core import EarbudCore
 from host.simulator import SimProcess
 from protocol import gatt as layout
 from protocol.audio import CODEC_ADPCM, FLAG_START, FrameEncoder, decode_frame
@@ -89,3 +93,19 @@ def test_a_swarm_earbud_pairs_with_the_fixed_passkey_and_streams_the_pre_encoded
         assert stats["count"] == 2 and first["address"] == address
         assert first["stream_started_at"] is not None and first["stream_frames"] >= len(frames)
         assert stats["earbuds"][1]["stream_frames"] == 0  # nobody subscribed to the second one
+
+
+def test_a_swarm_earbud_plays_reply_audio_out_of_its_speaker(tmp_path):
+    earbud = SwarmEarbud(EarbudOptions(radio="unused", name="Earpiece-Swarm-000", state_dir=tmp_path), print,
+                         encode_clip(bytes(2 * TICK_SAMPLES)), offset=0)
+    earbud.hal = SimHal([b""], tmp_path / "core_state.json")
+    earbud.core = EarbudCore(earbud.hal)
+    earbud.core.connected()
+    encoder = FrameEncoder(CODEC_ADPCM)
+    reply = encoder.encode(bytes(2 * 5 * TICK_SAMPLES)) + encoder.flush()  # flush: the END frame
+    for frame in reply:
+        earbud.core.audio_down_written(frame)
+    assert earbud.core.speaker_buffered_ms > 0
+    for _ in range(len(reply) + 1):
+        run(earbud._tick())
+    assert earbud.core.speaker_buffered_ms == 0

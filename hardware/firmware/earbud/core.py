@@ -189,14 +189,14 @@ class EarbudCore:
         self._streaming = False
         self._outbox = []
         self._receiver = AudioReceiver()
-        self._speaker.clear()
+        self._drop_reply()
         self._update_led()
 
     def disconnected(self):
         self._connected = False
         self._streaming = False
         self._outbox = []
-        self._speaker.clear()  # a reply to a host that is gone is not worth finishing
+        self._drop_reply()  # a reply to a host that is gone is not worth finishing
         self._last_speaker_report = None
         self._update_mic()
         self._update_led()
@@ -295,6 +295,11 @@ class EarbudCore:
             frames.extend(self._encoder.encode(block))
         self.stats["audio_frames_sent"] += len(frames)
         return frames
+
+    def _drop_reply(self):
+        """Drop the reply audio held for the speaker, and with it the time it waited for a cue."""
+        self._speaker.clear()
+        self._held = 0
 
     def speaker_pull(self, n_samples):
         """The next n_samples PCM16LE samples for the amp: reply audio plus local sounds, volume applied."""
@@ -421,7 +426,7 @@ class EarbudCore:
                 self._queue_status()
         elif isinstance(message, control.StopPlayback):
             had_audio = self._speaker.count > 0
-            self._speaker.clear()
+            self._drop_reply()
             self._receiver = AudioReceiver()
             if had_audio:
                 self._queue_speaker_report()
