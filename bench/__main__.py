@@ -77,10 +77,14 @@ def run_part(spec: str, budget_s: float, quick: bool, out_dir: Path) -> dict:
     """Run one part in a child process (its own process group, killed whole on overrun): its outcome dict."""
     with tempfile.TemporaryDirectory(prefix="earpiece-bench-") as scratch:
         answer = Path(scratch) / "answer.json"
+        # The part's temporary files go under our scratch folder: a part killed on overrun never cleans up.
+        child_tmp = Path(scratch) / "tmp"
+        child_tmp.mkdir()
         command = [sys.executable, "-m", "bench", "--run-part", spec, "--budget", str(budget_s),
                    "--out-dir", str(out_dir), "--answer", str(answer)] + (["--quick"] if quick else [])
         # Child output goes to our stderr: stdout is kept for the table (or the one --json line).
-        child = subprocess.Popen(command, cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
+        child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TMPDIR": str(child_tmp)}, stdout=sys.stderr,
+                                 stderr=sys.stderr, start_new_session=True)
         try:
             child.wait(timeout=budget_s + grace_s(budget_s))
         except subprocess.TimeoutExpired:

@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from bench.common import Unavailable, corpus_dir
-
+from bench.common import Unavailable, corpus_dir, install_models, round_or_none
+from host.pipeline.messages import SAMPLE_RATE
+from host.pipeline.wake_scoring import FRAME_SAMPLES
 
 SECTIONS = {
     "wake_word": ("detection_rate", "false_accepts_per_hour", "false_accepts", "negative_hours", "threshold"),
@@ -42,8 +43,6 @@ WAKE_MODEL = "alexa"  # the corpus's wake word
 TAIL_SILENCE_S = 1.0  # after a clip: the word's last frames are scored only once later audio arrives
 GUARD_MARGIN_S = 0.32  # real audio starts this long after the start-up guard has ended
 QUICK_CLIPS = {"wake": 12, "negative": 24, "speech": 6}
-SAMPLE_RATE = 16000
-WAKE_FRAME = 1280  # openWakeWord's frame (host.pipeline.wake.FRAME_SAMPLES); padding is whole frames
 
 
 # ---- the corpus ----------------------------------------------------------------------------------------------
@@ -56,7 +55,6 @@ class Clip:
     kind: str  # "wake", "negative" or "speech"
     source: str  # e.g. "negatives/computer" or "speech/coqui_ljspeech": the folder, for breakdowns
     transcript: str
-    duration_s: float  # as the manifest says (the real duration is measured from the audio)
 
 
 def read_manifest(corpus: Path) -> list[Clip]:
@@ -74,8 +72,7 @@ def read_manifest(corpus: Path) -> list[Clip]:
             kind = {"wake": "wake", "negatives": "negative", "speech": "speech"}.get(top)
             if kind is None:
                 continue
-            clips.append(Clip(corpus / relative, relative, kind, "/".join(relative.split("/")[:2]), row["transcript"],
-                              float(row["duration_s"])))
+            clips.append(Clip(corpus / relative, relative, kind, "/".join(relative.split("/")[:2]), row["transcript"]))
     return clips
 
 
@@ -134,14 +131,16 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
     return previous[-1]
 
 
-def wer(pairs: list[tuple[str, str]]) -> float | None:
-    """Corpus WER of (reference, hypothesis) texts: all edits over all reference words (None if no words)."""
-    edits = words = 0
-    for reference, hypothesis in pairs:
-        ref = normalize(reference)
-        edits += word_errors(ref, normalize(hypothesis))
-        words += len(ref)
-    return edits / words if words else None
+def compare(reference: str, hypothesis: str) -> dict:
+    """One transcript against its reference: {"errors": word edits, "words": reference words}, normalized."""
+    ref = normalize(reference)
+    return {"errors": word_errors(ref, normalize(hypothesis)), "words": len(ref)}
+
+
+def wer(compared: list[dict]) -> float | None:
+    """Corpus WER of `compare` results: all edits over all reference words (None if no words)."""
+    words = sum(row["words"] for row in compared)
+    return sum(row["errors"] for row in compared) / words if words else None
 
 
 # ---- wake word -----------------------------------------------------------------------------------------------
@@ -159,17 +158,17 @@ class WakeScore:
 
 def lead_silence_s(startup_guard_s: float) -> float:
     """Silence before a clip: past the detector's start-up guard, rounded up to whole frames."""
-    frames = math.ceil((startup_guard_s + GUARD_MARGIN_S) * SAMPLE_RATE / WAKE_FRAME)
-    return frames * WAKE_FRAME / SAMPLE_RATE
+    frames = math.ceil((startup_guard_s + GUARD_MARGIN_S) * SAMPLE_RATE / FRAME_SAMPLES)
+    return frames * FRAME_SAMPLES / SAMPLE_RATE
 
 
 def score_clip(detector, pcm: bytes, tail_s: float = TAIL_SILENCE_S) -> tuple[float, list[float], float]:
     """Feed one clip, padded with silence, to a fresh detector: (real seconds, detection times relative to the
     clip's start, highest score). The real seconds are the clip's alone."""
+    from host.pipeline.audio import silence
+
     lead_s = lead_silence_s(detector.startup_guard_s)
-    lead = bytes(2 * round(lead_s * SAMPLE_RATE))
-    tail = bytes(2 * round(tail_s * SAMPLE_RATE))
-    detections = detector.process(lead + pcm + tail)
+    detections = detector.process(silence(lead_s) + pcm + silence(tail_s))
     return len(pcm) / 2 / SAMPLE_RATE, [d.time_s - lead_s for d in detections], detector.max_score
 
 
@@ -209,13 +208,15 @@ _worker_settings = None
 
 def _init_wake_worker(settings) -> None:
     global _worker_model, _worker_settings
-    from host import models
-    from host.pipeline.wake import WakeModel, wake_threads
+    from dataclasses import replace
+
+    from host.config import Config
+    from host.pipeline.engines import load_wake
+    from host.pipeline.wake import wake_threads
 
     wake_threads()  # one onnxruntime thread per process: the pool provides the parallelism
     _worker_settings = settings
-    _worker_model = WakeModel(models.wake_model_path(settings.model), models.melspectrogram_path(),
-                              models.embedding_path())
+    _worker_model = load_wake(replace(Config(), wake=settings))
 
 
 def _score_wake_clip(clip: Clip) -> WakeScore:
@@ -239,10 +240,9 @@ def wake_settings():
 
 def run_wake(clips: list[Clip], workers: int) -> tuple[dict, list[WakeScore]]:
     settings = wake_settings()
-    wanted = [clip for clip in clips if clip.kind in ("wake", "negative", "speech")]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_wake_worker,
                              initargs=(settings,)) as pool:
-        scores = list(pool.map(_score_wake_clip, wanted, chunksize=4))
+        scores = list(pool.map(_score_wake_clip, clips, chunksize=4))
     positives = [score for score in scores if score.kind == "wake"]
     negatives = [score for score in scores if score.kind != "wake"]
     hits = sum(detected(score) for score in positives)
@@ -251,15 +251,15 @@ def run_wake(clips: list[Clip], workers: int) -> tuple[dict, list[WakeScore]]:
     for source in sorted({score.source for score in negatives}):
         group_count, group_hours, group_rate = false_accepts_per_hour([s for s in negatives if s.source == source])
         by_source[source] = {"clips": sum(s.source == source for s in negatives), "false_accepts": group_count,
-                             "hours": round(group_hours, 4), "false_accepts_per_hour": _round(group_rate, 2)}
+                             "hours": round(group_hours, 4), "false_accepts_per_hour": round_or_none(group_rate, 2)}
     section = {
         "detection_rate": round(hits / len(positives), 4) if positives else None,
-        "false_accepts_per_hour": _round(rate, 3),
+        "false_accepts_per_hour": round_or_none(rate, 3),
         "false_accepts": count,
         "negative_hours": round(hours, 6),
         # The corpus is short: one false accept alone would be this rate, and the rate could be this high (95 %).
-        "false_accepts_per_hour_one_event": _round(1 / hours if hours else None, 2),
-        "false_accepts_per_hour_upper95": _round(poisson_upper_bound(count) / hours if hours else None, 2),
+        "false_accepts_per_hour_one_event": round_or_none(1 / hours if hours else None, 2),
+        "false_accepts_per_hour_upper95": round_or_none(poisson_upper_bound(count) / hours if hours else None, 2),
         "threshold": settings.threshold,
         "model": settings.model,
         "wake_clips": len(positives),
@@ -296,21 +296,19 @@ def run_asr(clips: list[Clip]) -> tuple[dict, list[dict]]:
         started = time.perf_counter()
         hypothesis = engine.transcribe(pcm)
         seconds = time.perf_counter() - started
-        ref, hyp = normalize(clip.transcript), normalize(hypothesis)
         rows.append({"path": clip.name, "source": clip.source, "reference": clip.transcript,
-                     "hypothesis": hypothesis, "errors": word_errors(ref, hyp), "words": len(ref),
+                     "hypothesis": hypothesis, **compare(clip.transcript, hypothesis),
                      "audio_s": round(len(pcm) / 2 / SAMPLE_RATE, 3), "transcribe_s": round(seconds, 3)})
     by_source = {}
     for source in sorted({row["source"] for row in rows}):
         group = [row for row in rows if row["source"] == source]
-        words = sum(row["words"] for row in group)
-        by_source[source] = {"clips": len(group), "words": words,
-                             "wer": round(sum(row["errors"] for row in group) / words, 4) if words else None}
+        by_source[source] = {"clips": len(group), "words": sum(row["words"] for row in group),
+                             "wer": round_or_none(wer(group), 4)}
     words = sum(row["words"] for row in rows)
     audio_s = sum(row["audio_s"] for row in rows)
     compute_s = sum(row["transcribe_s"] for row in rows)
     section = {
-        "wer": round(sum(row["errors"] for row in rows) / words, 4) if words else None,
+        "wer": round_or_none(wer(rows), 4),
         "engine": engine.name,
         "model": str(getattr(engine, "model_dir", "")),
         "clips": len(rows),
@@ -328,18 +326,12 @@ def run_asr(clips: list[Clip]) -> tuple[dict, list[dict]]:
 # ---- the part ------------------------------------------------------------------------------------------------
 
 
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
-
-
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host import models
-
     corpus = corpus_dir()
     clips = read_manifest(corpus)
     if quick:
         clips = quick_subset(clips)
-    models.install()  # idempotent: `make` has normally installed them already
+    install_models()
     started = time.monotonic()
     wake, scores = run_wake(clips, workers=max(1, min(2, os.cpu_count() or 1)))
     wake["runtime_s"] = round(time.monotonic() - started, 1)

@@ -21,13 +21,9 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 INNER = pathlib.Path(__file__).resolve().with_name("mp_adpcm_bench.py")
 
+sys.path.insert(0, str(ROOT))
 
-def percentile(values: list[int], fraction: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+from bench.common import percentile  # noqa: E402
 
 
 def run_inner(command: list[str], env: dict[str, str], repetitions: int) -> dict:
@@ -51,7 +47,7 @@ def without_native(directory: pathlib.Path) -> pathlib.Path:
 def summarise(raw: dict) -> dict:
     summary = {}
     for operation, costs in raw["us_per_audio_second"].items():
-        summary[operation] = {"median_us": percentile(costs, 0.5), "p90_us": percentile(costs, 0.9)}
+        summary[operation] = {"median_us": percentile(costs, 50), "p90_us": percentile(costs, 90)}
     return summary
 
 

@@ -22,19 +22,18 @@ import asyncio
 import bisect
 import json
 import logging
-import os
 import re
 import time
 from collections import deque
 from pathlib import Path
 
-from bench.common import load_engines, percentile
+from bench.common import load_engines, percentile, round_or_none
 
 SECTIONS = {"capacity": ("max_listening_devices",)}
 BUDGET_S = 300.0
 
 STEP = 8
-MAX_DEVICES = int(os.environ.get("EARPIECE_BENCH_MAX_DEVICES", "64"))
+MAX_DEVICES = 64
 QUICK_MAX_DEVICES = 8
 WINDOW_S = 8.0  # each step is judged over this long, after SETTLE_S for the new links to connect and settle
 SETTLE_S = 3.0
@@ -62,7 +61,6 @@ class StreamProbe:
 
     def __init__(self, runner) -> None:
         self.runner = runner
-        self.frames = 0  # frames the session has taken in since the stream began
         self.processed_at: list[float] = []
         self._feed = runner.session.feed_audio
         runner.session.feed_audio = self.feed
@@ -72,31 +70,33 @@ class StreamProbe:
 
     async def feed(self, pcm: bytes) -> None:
         await self._feed(pcm)
-        self.frames += 1
         self.processed_at.append(time.time())
 
-    def done_at(self) -> list[float]:
-        """Per frame: when it was fed to the session and (batched scoring) its 80 ms block was scored."""
+    def done_at(self, first: int, last: int) -> list[float]:
+        """Per frame first..last-1 (those fed so far): when it was fed to the session and (batched scoring) its
+        80 ms block was scored."""
+        fed = self.processed_at[first:last]
         log = getattr(self.wake, "scored_log", None)
         if log is None:
-            return list(self.processed_at)
+            return fed
         ends = [end for end, _ in log]
         times = [at for _, at in log]
         done = []
-        for k, fed in enumerate(self.processed_at):
+        for k, fed_at in enumerate(fed, first):
             i = bisect.bisect_left(ends, (k + 1) * FRAME_S - 1e-9)
-            done.append(max(fed, times[i]) if i < len(times) else float("inf"))
+            done.append(max(fed_at, times[i]) if i < len(times) else float("inf"))
         return done
 
     def lateness_ms(self, stream_started_at: float, since: float, until: float, scored: bool = True) -> list[float]:
         """How late each frame captured in [since, until) was processed, relative to its capture; a frame not
         processed by now counts as processed now. `scored=False`: only until the session got it (the link's part)."""
         now = time.time()
-        late = []
-        done = self.done_at() if scored else self.processed_at
+        first = max(0, int((since - stream_started_at) / FRAME_S))
         last = int((until - stream_started_at) / FRAME_S)
-        for k in range(max(0, int((since - stream_started_at) / FRAME_S)), last):
-            at = done[k] if k < len(done) else now
+        done = self.done_at(first, last) if scored else self.processed_at[first:last]
+        late = []
+        for k in range(first, last):
+            at = done[k - first] if k - first < len(done) else now
             late.append((min(at, now) - (stream_started_at + k * FRAME_S)) * 1000)
         return late
 
@@ -152,7 +152,6 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
         bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[], control_server=False)
         await bridge.start()
         probes: dict[str, StreamProbe] = {}
-        devices: list = []
         step_s = 0.0  # how long the last step took: the next one must fit in what is left
         try:
             for count in range(STEP, max_devices + 1, STEP):
@@ -160,23 +159,23 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                     log.warning("capacity: out of time before %d devices", count)
                     break
                 step_started = time.monotonic()
-                devices += paired[count - STEP: count]
-                for device in devices[count - STEP: count]:
+                for device in paired[count - STEP: count]:
                     runner = EarbudRunner(device, engines, adapter, bridge.quiet_book)
                     bridge.runners[device.address] = runner
                     probes[device.address] = StreamProbe(runner)
                     await runner.start()
                 await asyncio.gather(*(bridge.runners[d.address].link.wait_connected(timeout=30)
-                                       for d in devices[:count]))
+                                       for d in paired[:count]))
                 log.warning("capacity: %d earbuds connected after %.0f s", count, time.monotonic() - step_started)
                 await asyncio.sleep(SETTLE_S)
                 dropped_before = {a: p.dropped() for a, p in probes.items()}
-                swarm_before = _swarm_drops(stats_path)
+                swarm_before = _swarm_drops(_read_swarm(stats_path))
                 window_start = time.time()
                 await asyncio.sleep(WINDOW_S)
                 window_end = time.time()
                 await asyncio.sleep(0.6)  # the swarm rewrites its stats twice a second
-                swarm_stats = {e["address"]: e for e in json.loads(stats_path.read_text())["earbuds"]}
+                swarm_after = json.loads(stats_path.read_text())
+                swarm_stats = {e["address"]: e for e in swarm_after["earbuds"]}
                 late: list[float] = []
                 arrived: list[float] = []
                 for address, probe in probes.items():
@@ -185,16 +184,17 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                         late += probe.lateness_ms(entry["stream_started_at"], window_start, window_end)
                         arrived += probe.lateness_ms(entry["stream_started_at"], window_start, window_end, False)
                 dropped = sum(p.dropped() - dropped_before[a] for a, p in probes.items()) \
-                    + _swarm_drops(stats_path) - swarm_before
+                    + _swarm_drops(swarm_after) - swarm_before
                 worst = max(late) if late else None
                 ok = bool(late) and dropped == 0 and worst is not None and worst <= LATE_LIMIT_MS
-                step = {"devices": count, "ok": ok, "worst_late_ms": _r(worst),
-                        "p99_late_ms": _r(percentile(late, 99)), "p50_late_ms": _r(percentile(late, 50)),
+                step = {"devices": count, "ok": ok, "worst_late_ms": round_or_none(worst, 1),
+                        "p99_late_ms": round_or_none(percentile(late, 99), 1),
+                        "p50_late_ms": round_or_none(percentile(late, 50), 1),
                         "dropped_frames": dropped, "frames_checked": len(late),
                         # the link's share: from capture to the session taking the frame in (before wake scoring)
-                        "worst_arrival_ms": _r(max(arrived) if arrived else None),
-                        "p99_arrival_ms": _r(percentile(arrived, 99)),
-                        "swarm_late_ticks": json.loads(stats_path.read_text()).get("late_ticks")}
+                        "worst_arrival_ms": round_or_none(max(arrived) if arrived else None, 1),
+                        "p99_arrival_ms": round_or_none(percentile(arrived, 99), 1),
+                        "swarm_late_ticks": swarm_after.get("late_ticks")}
                 steps.append(step)
                 step_s = time.monotonic() - step_started
                 log.warning("capacity step (%.0f s): %s", step_s, step)
@@ -225,14 +225,18 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
     }
 
 
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
-def _swarm_drops(stats_path: Path) -> int:
+def _read_swarm(stats_path: Path) -> dict:
+    """The swarm's stats file ({} while it has not written one)."""
     try:
-        return sum(e["audio_frames_dropped"] for e in json.loads(stats_path.read_text())["earbuds"])
-    except (OSError, ValueError, KeyError):
+        return json.loads(stats_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _swarm_drops(swarm: dict) -> int:
+    try:
+        return sum(e["audio_frames_dropped"] for e in swarm["earbuds"])
+    except KeyError:
         return 0
 
 

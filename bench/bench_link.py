@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import cpu_seconds, percentile  # noqa: E402
 from host import simulator  # noqa: E402
 from host.link.adapter import resolve_adapter  # noqa: E402
 from host.link.earbud_link import EarbudLink  # noqa: E402
@@ -59,11 +60,6 @@ def write_mic(path: Path, seconds: float = 6.0) -> np.ndarray:
     return samples
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def align(source: np.ndarray, received: np.ndarray) -> int:
     n = source.size
     head = np.zeros(n)
@@ -71,10 +67,6 @@ def align(source: np.ndarray, received: np.ndarray) -> int:
     head[: take.size] = take
     corr = np.fft.irfft(np.fft.rfft(source.astype(np.float64)) * np.conj(np.fft.rfft(head)), n)
     return int(np.argmax(corr))
-
-
-def percentile(values: list[float], p: float) -> float:
-    return float(np.percentile(np.array(values), p)) if values else float("nan")
 
 
 async def run_duplex(workdir: Path, label: str, seconds: float, **radio_args) -> dict:
@@ -174,11 +166,12 @@ async def run_reconnect(workdir: Path, seconds: float, every_s: float) -> dict:
 
 
 async def main_async(seconds: float) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="earpiece-bench-link-"))
-    os.environ["EARPIECE_HOME"] = str(workdir / "home")
-    ideal = await run_duplex(workdir, "ideal", seconds)
-    lossy = await run_duplex(workdir, "30ms-10pct", seconds, interval_ms=30, retransmit_prob=0.1, seed=1)
-    reconnect = await run_reconnect(workdir, max(seconds, 8.0), every_s=3.0)
+    with tempfile.TemporaryDirectory(prefix="earpiece-bench-link-") as scratch:
+        workdir = Path(scratch)
+        os.environ["EARPIECE_HOME"] = str(workdir / "home")
+        ideal = await run_duplex(workdir, "ideal", seconds)
+        lossy = await run_duplex(workdir, "30ms-10pct", seconds, interval_ms=30, retransmit_prob=0.1, seed=1)
+        reconnect = await run_reconnect(workdir, max(seconds, 8.0), every_s=3.0)
     return {"duplex": [ideal, lossy], "reconnect": reconnect}
 
 

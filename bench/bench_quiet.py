@@ -22,10 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
-from bench.common import Unavailable
+from bench.common import Unavailable, cpu_seconds, install_models
 
 SECTIONS = {"quiet": ("cpu_percent_per_device",)}
 BUDGET_S = 90.0
@@ -33,11 +32,6 @@ TARGET_QUIET_PERCENT = 0.5
 PASSKEY = 135790
 SPEECH = "The weather is mild today. The birds are singing in the garden, and the tea is getting cold."
 EARPIECE = Path(sys.executable).parent / "earpiece"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_percent(pid: int, seconds: float) -> float:
@@ -49,15 +43,12 @@ def cpu_percent(pid: int, seconds: float) -> float:
 
 def write_mic(path: Path) -> None:
     """Speech (espeak-ng), then a pause, looped by the earbud: the mic is never silent for long."""
+    from host.demo import write_wav
     from host.pipeline.audio import read_wav, silence
 
     spoken = path.with_suffix(".espeak.wav")
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(spoken), SPEECH], check=True, capture_output=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(read_wav(spoken) + silence(1.0))
+    write_wav(path, read_wav(spoken) + silence(1.0))
 
 
 def measure(workdir: Path, models_root: Path, devices: int, window_s: float) -> dict:
@@ -133,13 +124,7 @@ def measure(workdir: Path, models_root: Path, devices: int, window_s: float) -> 
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host import models
-
-    root = models.models_dir()
-    try:
-        models.install(root)  # idempotent: `make` has normally installed them already
-    except models.ModelError as error:
-        raise Unavailable(f"models missing: {error}") from None
+    root = install_models()
     if shutil.which("espeak-ng") is None:
         raise Unavailable("espeak-ng is not installed (the mic's speech is synthesized with it)")
     devices, window_s = (1, 5.0) if quick else (2, min(15.0, max(5.0, (budget_s - 40) / 2)))

@@ -3,7 +3,9 @@
 A part is a module with
     SECTIONS: dict[str, tuple[str, ...]]   results.json sections it fills -> their required keys
     BUDGET_S: float                        seconds it may take (the harness kills it after that, plus a grace)
-    run(budget_s: float, quick: bool) -> dict[str, dict]   {section: {key: value, ...}}
+    run(budget_s: float, quick: bool, out_dir: Path | None) -> dict[str, dict]
+                                           {section: {key: value, ...}}; out_dir is the results file's folder,
+                                           for files of the part's own (e.g. accuracy_details.json)
 `run` raises `Unavailable` when it cannot measure here (no corpus, not written yet): the harness then records the
 sections with null values and a "skipped" note, and goes on with the other parts.
 """
@@ -35,13 +37,25 @@ class Unavailable(Exception):
     """The part cannot measure on this machine; the message says why (and what would make it work)."""
 
 
+def install_models() -> Path:
+    """Install the models if `make` has not (idempotent); returns their folder. Raises Unavailable without them."""
+    from host import models
+
+    root = models.models_dir()
+    try:
+        models.install(root)
+    except models.ModelError as error:
+        raise Unavailable(f"models missing: {error}") from None
+    return root
+
+
 def load_engines():
-    """The default engines, after installing the models if `make` has not (idempotent)."""
+    """The default engines, models installed first."""
     from host import models
     from host.pipeline.engines import Engines
 
+    install_models()
     try:
-        models.install()
         return Engines.load()
     except models.ModelError as error:
         raise Unavailable(f"models missing: {error}") from None
@@ -61,6 +75,16 @@ def percentile(values: list[float], p: float) -> float | None:
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def round_or_none(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def corpus_dir() -> Path:

@@ -70,18 +70,14 @@ def cpu_listening_vs_quiet(results: dict, path: Path) -> None:
     listening, silent = quiet.get("listening_cpu_percent_per_device"), quiet.get("cpu_percent_per_device")
     if listening is None or silent is None:
         raise NoData("needs quiet.listening_cpu_percent_per_device and quiet.cpu_percent_per_device")
-    if not isinstance(listening, dict):
-        listening, silent = {"host": listening}, {"host": silent}
     plt = _pyplot()
-    processes = list(listening)
     figure, axes = plt.subplots(figsize=(6, 4))
     width = 0.38
-    for offset, (label, values, colour) in enumerate((("listening", listening, "#c44e52"),
-                                                       ("quiet", silent, "#8172b2"))):
-        positions = [i + (offset - 0.5) * width for i in range(len(processes))]
-        bars = axes.bar(positions, [float(values.get(p) or 0) for p in processes], width, label=label, color=colour)
+    for offset, (label, value, colour) in enumerate((("listening", listening, "#c44e52"),
+                                                      ("quiet", silent, "#8172b2"))):
+        bars = axes.bar([(offset - 0.5) * width], [float(value)], width, label=label, color=colour)
         axes.bar_label(bars, fmt="%.2f", fontsize=8)
-    axes.set_xticks(range(len(processes)), processes)
+    axes.set_xticks([0], ["host"])
     axes.set(title="CPU per earbud: listening vs quiet", ylabel="% of one core")
     axes.legend()
     figure.tight_layout()

@@ -49,8 +49,9 @@ def test_word_errors_count_substitutions_insertions_and_deletions():
 
 
 def test_wer_is_edits_over_all_reference_words():
-    assert accuracy.wer([("Ten of clubs.", "10 of clubs")]) == 0.0
-    assert accuracy.wer([("four queen of clubs", "for queen of clothes"), ("five five", "five five")]) == 2 / 6
+    assert accuracy.wer([accuracy.compare("Ten of clubs.", "10 of clubs")]) == 0.0
+    assert accuracy.wer([accuracy.compare("four queen of clubs", "for queen of clothes"),
+                         accuracy.compare("five five", "five five")]) == 2 / 6
     assert accuracy.wer([]) is None
 
 
