@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import cpu_seconds, percentile  # noqa: E402
+from bench.common import percentile  # noqa: E402
 from host import simulator  # noqa: E402
 from host.link.adapter import resolve_adapter  # noqa: E402
 from host.link.earbud_link import EarbudLink  # noqa: E402
@@ -90,7 +90,7 @@ async def run_duplex(workdir: Path, label: str, seconds: float, **radio_args) ->
         after = time.monotonic()
         timeline_start = (before + after) / 2
 
-        cpu_start = {"radio": cpu_seconds(radio.proc.pid), "earbud": cpu_seconds(earbud.proc.pid), "host": time.process_time()}
+        cpu_start = {"radio": simulator.cpu_seconds(radio.proc.pid), "earbud": simulator.cpu_seconds(earbud.proc.pid), "host": time.process_time()}
         wall_start = time.monotonic()
         encoder = FrameEncoder(CODEC_ADPCM)
         tone = (np.sin(2 * np.pi * 330 * np.arange(FRAME_SAMPLES) / SAMPLE_RATE) * 8000).astype("<i2").tobytes()
@@ -102,8 +102,8 @@ async def run_duplex(workdir: Path, label: str, seconds: float, **radio_args) ->
             await asyncio.sleep(max(0.0, next_send - time.monotonic()))
         wall = time.monotonic() - wall_start
         cpu = {
-            "radio": cpu_seconds(radio.proc.pid) - cpu_start["radio"],
-            "earbud": cpu_seconds(earbud.proc.pid) - cpu_start["earbud"],
+            "radio": simulator.cpu_seconds(radio.proc.pid) - cpu_start["radio"],
+            "earbud": simulator.cpu_seconds(earbud.proc.pid) - cpu_start["earbud"],
             "host": time.process_time() - cpu_start["host"],
         }
         stats = link.stats.to_json()

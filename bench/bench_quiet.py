@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Unavailable, cpu_seconds, install_models
+from bench.common import Unavailable, install_models
+from host.simulator import cpu_seconds
 
 SECTIONS = {"quiet": ("cpu_percent_per_device",)}
 BUDGET_S = 90.0

@@ -81,12 +81,6 @@ def round_or_none(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) process `pid` has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def corpus_dir() -> Path:
     """The shared corpus of human recordings: $EARPIECE_CORPUS, else `<repo>/../shared/corpus`."""
     override = os.environ.get("EARPIECE_CORPUS")

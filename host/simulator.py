@@ -8,6 +8,8 @@ the benchmarks. (host/ never imports device_sim/: the simulator is a program we 
             bud.send("quiet on")                          # a console command
             bud.wait_for_line(r"quiet switch on")
             bud.read_stats()                              # --stats JSON (the helper passes a file by default)
+            bud.fresh_stats()                             # the same, after its next once-a-second rewrite
+        cpu_seconds(radio.proc.pid)                       # CPU time a process has used so far (/proc)
 
 Both stop (SIGTERM, then kill) when the `with` block ends; their stderr goes to a log file whose tail is put in
 the error when a process fails to start.
@@ -27,6 +29,13 @@ import time
 from pathlib import Path
 
 START_TIMEOUT_S = 30.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # the name in (..) may hold spaces
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
 
 
 class SimProcess:
@@ -134,6 +143,22 @@ class EarbudProcess(SimProcess):
 
     def read_stats(self) -> dict:
         return json.loads(self.stats_path.read_text(encoding="utf-8"))
+
+    def fresh_stats(self, timeout: float = 5.0) -> dict:
+        """The counters as of now: the file is rewritten once a second, so wait for its next rewrite."""
+        before = self._stats_mtime()
+        deadline = time.monotonic() + timeout
+        while self._stats_mtime() == before:  # a file's mtime has no event to wait on
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.stats_path} was not rewritten within {timeout} s\n{self.log_tail()}")
+            time.sleep(0.05)
+        return self.read_stats()
+
+    def _stats_mtime(self) -> int | None:
+        try:
+            return self.stats_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
 
 
 def _log_dir() -> Path:

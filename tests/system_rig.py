@@ -5,6 +5,7 @@
     system.cli("quiet", "on", system.name, "--json")  # the real CLI, in its own process
     system.status()                                   # `earpiece status NAME --json`
     system.bridge_cpu_s()                             # CPU time of the bridge process (/proc)
+    system.earbud.fresh_stats()                       # the earbud's counters after their next rewrite
     system.reboot_earbud()                            # same state directory: bonds, address, settings
     system.stop()                                     # bridge, earbud, radio; the speaker WAV is complete after this
     earpiece("run", env=env, check=False)             # one CLI command, no system needed
@@ -24,11 +25,10 @@ from pathlib import Path
 
 from host import control_socket
 from host.demo import write_wav
-from host.simulator import EarbudProcess, RadioProcess, start_earbud, start_radio
+from host.simulator import EarbudProcess, RadioProcess, cpu_seconds, start_earbud, start_radio
 
 PASSKEY = 424242
 EARPIECE = Path(sys.executable).parent / "earpiece"  # the installed console script, as a user runs it
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def earpiece(*args: str, env: dict, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
@@ -145,16 +145,9 @@ class System:
     def earbud_stats(self) -> dict:
         return self.earbud.read_stats()
 
-    def fresh_earbud_stats(self) -> dict:
-        """The earbud's counters as of now (the file is rewritten every second: wait for the next rewrite)."""
-        before = self.earbud.stats_path.stat().st_mtime_ns
-        self.wait_for(lambda: self.earbud.stats_path.stat().st_mtime_ns != before, 5, "the earbud's stats file")
-        return self.earbud_stats()
-
     def bridge_cpu_s(self) -> float:
         """User + system CPU time of the `earpiece run` process so far."""
-        fields = Path(f"/proc/{self.bridge.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
+        return cpu_seconds(self.bridge.pid)
 
     def bridge_text(self) -> str:
         """Everything every bridge started so far wrote to its log."""

@@ -1,29 +1,26 @@
 """End-to-end fixtures (tests/system_rig.py): the radio, a simulated earbud and `earpiece run` as separate
 processes, as a user runs them, with transcripts kept so the bridge's log shows what was heard and said.
 
-    system = start_system(silence(LEAD_IN_S) + speak("Hey Jarvis, what time is it?", tmp_path / "q.wav"))
+    system = start_system(silence(LEAD_IN_S) + speak("Hey Jarvis, what time is it?"))
     system.wait_for_turn()             # a line `turn (...)` in the bridge's log
     system.stop()                      # bridge, earbud, radio; the speaker WAV is complete after this
 """
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from host.pipeline.audio import read_wav
 from tests.system_rig import System
 
 LEAD_IN_S = 2.0  # the wake word model ignores the first ~1.6 s of a stream
 
 
-def speak(text: str, path: Path) -> bytes:
-    """16 kHz PCM of espeak-ng saying `text` (espeak writes 22050 Hz: the resampling is exercised too)."""
-    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
-    return read_wav(path)
+@pytest.fixture(scope="session")
+def speak(speech):
+    """speak(text) -> 16 kHz PCM of espeak-ng's default voice ("en") saying it (espeak writes 22050 Hz: the
+    resampling is exercised too); cached for the session by tests/conftest.py's `speech`."""
+    return lambda text: speech(text, "en")
 
 
 @pytest.fixture

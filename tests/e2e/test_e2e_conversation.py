@@ -14,7 +14,7 @@ import pytest
 from host.config import Config
 from host.pipeline.tts import load_engine as load_tts
 from host.pipeline.audio import read_wav, silence
-from tests.e2e.conftest import LEAD_IN_S, speak, voiced_segments
+from tests.e2e.conftest import LEAD_IN_S, voiced_segments
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def spoken_seconds(pcm: bytes) -> float:
     return segments[-1][1] - segments[0][0]
 
 
-def test_wake_word_and_question_get_a_spoken_answer_in_the_ear(start_system, tmp_path, voice):
-    mic = silence(LEAD_IN_S) + speak("Hey Jarvis, what time is it?", tmp_path / "q.wav") + silence(15)
+def test_wake_word_and_question_get_a_spoken_answer_in_the_ear(start_system, speak, voice):
+    mic = silence(LEAD_IN_S) + speak("Hey Jarvis, what time is it?") + silence(15)
     system = start_system(mic)
     [turn] = system.wait_for_turn()
     assert "answered" in turn, turn
@@ -51,8 +51,8 @@ def test_wake_word_and_question_get_a_spoken_answer_in_the_ear(start_system, tmp
     assert expected - 0.2 < last_end - last_start < expected + 0.6, (last_end - last_start, expected)
 
 
-def test_speech_without_the_wake_word_gets_no_answer(start_system, tmp_path):
-    mic = silence(LEAD_IN_S) + speak("What time is it? Set a timer for five minutes.", tmp_path / "q.wav") + silence(3)
+def test_speech_without_the_wake_word_gets_no_answer(start_system, speak):
+    mic = silence(LEAD_IN_S) + speak("What time is it? Set a timer for five minutes.") + silence(3)
     system = start_system(mic)
     # Let the sentence play through the mic twice.
     system.wait_for(lambda: system.earbud.read_stats().get("audio_frames_sent", 0) > 2 * len(mic) // 640,
@@ -63,9 +63,9 @@ def test_speech_without_the_wake_word_gets_no_answer(start_system, tmp_path):
     assert "wake word" not in system.bridge_text()
 
 
-def test_a_timer_rings_unprompted(start_system, tmp_path):
-    mic = (silence(LEAD_IN_S) + speak("Hey Jarvis", tmp_path / "w.wav") + silence(0.4)
-           + speak("Set a timer for three seconds.", tmp_path / "q.wav") + silence(20))
+def test_a_timer_rings_unprompted(start_system, speak):
+    mic = (silence(LEAD_IN_S) + speak("Hey Jarvis") + silence(0.4)
+           + speak("Set a timer for three seconds.") + silence(20))
     system = start_system(mic)
     [turn] = system.wait_for_turn()
     assert "timer" in turn.lower(), turn

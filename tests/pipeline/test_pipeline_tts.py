@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import closing
 
 import numpy as np
-
 import pytest
 
 from host.config import TtsSettings
@@ -35,18 +35,19 @@ RATE_TEXT = "This sentence is spoken at two different speeds."
 
 
 def test_rate_setting_changes_the_speed_of_the_very_next_sentence():
-    slow, fast = load_engine(TtsSettings(rate=100)), load_engine(TtsSettings(rate=300))
-    # Interleaved, many times: pyttsx3's own asynchronous driver lost ~1 sentence in 10 or spoke it at the
-    # previous rate; every one of these must come out whole and at its engine's rate.
-    for _ in range(10):
-        assert 4.0 < len(slow.synthesize(RATE_TEXT)) / 32000 < 6.0  # 8 words + pauses at 100 words a minute
-        assert 1.2 < len(fast.synthesize(RATE_TEXT)) / 32000 < 2.2  # ... and at 300
+    with closing(load_engine(TtsSettings(rate=100))) as slow, closing(load_engine(TtsSettings(rate=300))) as fast:
+        # Interleaved, many times: pyttsx3's own asynchronous driver lost ~1 sentence in 10 or spoke it at the
+        # previous rate; every one of these must come out whole and at its engine's rate.
+        for _ in range(10):
+            assert 4.0 < len(slow.synthesize(RATE_TEXT)) / 32000 < 6.0  # 8 words + pauses at 100 words a minute
+            assert 1.2 < len(fast.synthesize(RATE_TEXT)) / 32000 < 2.2  # ... and at 300
 
 
 def test_an_unknown_voice_is_refused_with_where_to_look():
     with pytest.raises(RuntimeError, match="no voice 'nosuchvoice'.*espeak-ng --voices"):
         load_engine(TtsSettings(voice="nosuchvoice"))
-    assert len(load_engine(TtsSettings(voice="de")).synthesize("Guten Tag.")) > 0.5 * 32000
+    with closing(load_engine(TtsSettings(voice="de"))) as german:
+        assert len(german.synthesize("Guten Tag.")) > 0.5 * 32000
 
 
 def test_piper_speaks_when_installed_and_says_how_to_install_it_otherwise(engines):

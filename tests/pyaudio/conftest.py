@@ -20,9 +20,8 @@ def pulse_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(autouse=True)
-def _use_pulse_server(pulse_server: PulseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PulseServer:
+def _use_pulse_server(pulse_server: PulseServer, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> PulseServer:
     """Point this process and the processes it starts at the private server; never touch the user's state."""
     for key, value in pulse_server.env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("EARPIECE_HOME", str(tmp_path / "home"))
     return pulse_server

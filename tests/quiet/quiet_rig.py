@@ -14,12 +14,19 @@ from pathlib import Path
 from host.bridge import EarbudRunner
 from host.link.earbud_link import EarbudLink
 from host.link.registry import PairedDevice
+from host.pipeline.audio import silence
 from host.quiet import QuietBook
 from protocol import control
 from protocol.audio import FrameEncoder
 
 ADDRESS = "C0:11:22:33:44:55"
 FRAME_BYTES = 640  # 20 ms of PCM: one ADPCM frame
+WAKE = "Hey Jarvis."
+
+
+def wake_then(speech, text: str, tail_s: float) -> bytes:
+    """The wake word, a short pause, `text`, then `tail_s` of silence (`speech` is the conftest fixture)."""
+    return speech(WAKE) + silence(0.3) + speech(text) + silence(tail_s)
 
 
 class WiredLink(EarbudLink):
@@ -49,7 +56,9 @@ class WiredLink(EarbudLink):
 
 
 class Rig:
-    def __init__(self, engines, tmp_path: Path) -> None:  # call inside the event loop
+    """`async with Rig(engines, tmp_path) as rig:` (inside the event loop); the runner is closed however it ends."""
+
+    def __init__(self, engines, tmp_path: Path) -> None:
         device = PairedDevice(ADDRESS, "Earpiece-Rig", "sim:127.0.0.1:9", time.time())
         self.book = QuietBook(tmp_path / "quiet.json")
         self.runner = EarbudRunner(device, engines, "sim:127.0.0.1:9", self.book, link_class=WiredLink)
@@ -66,6 +75,12 @@ class Rig:
         self.session.feed_audio = recording_feed  # type: ignore[method-assign]
         # Reply audio leaves through the real pacer (runner.close() stops it).
         self.runner._tasks = [asyncio.get_running_loop().create_task(self.runner.pacer.run())]
+
+    async def __aenter__(self) -> Rig:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.close()
 
     async def mic(self, pcm: bytes) -> None:
         """The earbud's mic audio: encoded into frames, notified, decoded by the link, processed by the runner."""

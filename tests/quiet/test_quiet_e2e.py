@@ -34,7 +34,7 @@ def assert_quiet_everywhere(system: System, source: str) -> tuple[dict, dict]:
     assert status["via"] == "bridge" and status["connected"]
     assert status["quiet"] is True and status["quiet_source"] == source and status["earbud_quiet"] is True
     assert status["state"] == "quiet"
-    earbud = system.fresh_earbud_stats()
+    earbud = system.earbud.fresh_stats()
     assert earbud["quiet"] is True and earbud["streaming"] is True  # subscribed, yet nothing is sent
     return status, earbud
 
@@ -121,7 +121,7 @@ def test_quiet_survives_reconnects(start_system, wake_loop):
     assert status["quiet"] is True and status["state"] == "quiet"
     processed = status["frames_processed"]
     time.sleep(1.0)
-    assert system.fresh_earbud_stats()["quiet"] is True
+    assert system.earbud.fresh_stats()["quiet"] is True
     assert system.status()["frames_processed"] == processed
     assert "quiet: not listening" in system.bridge_text() and "listening again" not in system.bridge_text()
 
@@ -157,7 +157,7 @@ def test_without_a_bridge_the_cli_talks_to_the_earbud_directly(start_system, wak
     status = system.status()
     assert status["via"] == "earbud" and status["quiet"] is True and status["quiet_source"] == "host"
     assert status["audio_frames_received"] == status["frames_processed"] == status["frames_dropped_quiet"] == 0
-    assert system.fresh_earbud_stats()["quiet"] is True
+    assert system.earbud.fresh_stats()["quiet"] is True
     # The quiet earbud comes up quiet under a bridge started later: nothing is streamed or processed.
     system.start_bridge()
     time.sleep(2.0)

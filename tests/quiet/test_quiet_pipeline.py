@@ -9,11 +9,10 @@ import random
 import numpy as np
 
 from host.bridge import set_quiet
+from host.demo import last_voiced_sample
 from host.pipeline.audio import silence
 from protocol import control
-from tests.quiet.quiet_rig import FRAME_BYTES, Rig
-
-WAKE = "Hey Jarvis."
+from tests.quiet.quiet_rig import FRAME_BYTES, WAKE, Rig, wake_then
 
 
 def wake_count(rig: Rig) -> int:
@@ -28,38 +27,37 @@ def test_200_quiet_toggles_interleaved_with_wake_words(engines, speech, tmp_path
     rng = random.Random(7)
 
     async def scenario() -> None:
-        rig = Rig(engines, tmp_path)
-        runner, session = rig.runner, rig.session
-        await rig.mic(silence(2.0))  # the wake-word model's start-up guard
-        for cycle in range(200):
-            # Listening: the wake word is heard, every time.
-            before = wake_count(rig)
-            await rig.mic(wake)
-            assert wake_count(rig) == before + 1, f"cycle {cycle}: no wake word after leaving quiet"
-            assert session.listening
+        async with Rig(engines, tmp_path) as rig:
+            runner, session = rig.runner, rig.session
+            await rig.mic(silence(2.0))  # the wake-word model's start-up guard
+            for cycle in range(200):
+                # Listening: the wake word is heard, every time.
+                before = wake_count(rig)
+                await rig.mic(wake)
+                assert wake_count(rig) == before + 1, f"cycle {cycle}: no wake word after leaving quiet"
+                assert session.listening
 
-            # Quiet: now, or after part of the request was spoken.
-            if rng.random() < 0.5:
-                await rig.mic(speech("What time")[: rng.randrange(FRAME_BYTES, 8000, 2)])
-            result = await set_quiet(runner, True)
-            assert result["ok"] and result["quiet"] and session.state == "quiet"
-            processed = runner.counters["frames_processed"]
-            dropped = runner.counters["frames_dropped_quiet"]
-            # A wake word said in quiet (the earbud should not even send it) is dropped at the gate, counted.
-            await rig.mic(wake)
-            assert wake_count(rig) == before + 1
-            assert runner.counters["frames_processed"] == processed
-            assert runner.counters["frames_dropped_quiet"] == dropped + len(wake) // FRAME_BYTES
+                # Quiet: now, or after part of the request was spoken.
+                if rng.random() < 0.5:
+                    await rig.mic(speech("What time")[: rng.randrange(FRAME_BYTES, 8000, 2)])
+                result = await set_quiet(runner, True)
+                assert result["ok"] and result["quiet"] and session.state == "quiet"
+                processed = runner.counters["frames_processed"]
+                dropped = runner.counters["frames_dropped_quiet"]
+                # A wake word said in quiet (the earbud should not even send it) is dropped at the gate, counted.
+                await rig.mic(wake)
+                assert wake_count(rig) == before + 1
+                assert runner.counters["frames_processed"] == processed
+                assert runner.counters["frames_dropped_quiet"] == dropped + len(wake) // FRAME_BYTES
 
-            result = await set_quiet(runner, False)
-            assert result["ok"] and not result["quiet"] and session.state == "idle"
-            rig.restart_stream()
-        assert session.stats["audio_ignored_quiet"] == 0  # the gate stopped every quiet frame before the session
-        assert all(not quiet for _, quiet in rig.fed)
-        # Cues: an earcon for every entry and every exit, each distinct.
-        cues = [m.cue for m in rig.link.sent if isinstance(m, control.PlayCue)]
-        assert cues.count(control.CUE_QUIET_ON) == 200 and cues.count(control.CUE_QUIET_OFF) == 200
-        await runner.close()
+                result = await set_quiet(runner, False)
+                assert result["ok"] and not result["quiet"] and session.state == "idle"
+                rig.restart_stream()
+            assert session.stats["audio_ignored_quiet"] == 0  # the gate stopped every quiet frame before the session
+            assert all(not quiet for _, quiet in rig.fed)
+            # Cues: an earcon for every entry and every exit, each distinct.
+            cues = [m.cue for m in rig.link.sent if isinstance(m, control.PlayCue)]
+            assert cues.count(control.CUE_QUIET_ON) == 200 and cues.count(control.CUE_QUIET_OFF) == 200
 
     asyncio.run(scenario())
 
@@ -70,8 +68,7 @@ def contains_chunk(haystack: bytes, chunks: list[bytes]) -> bool:
 
 def trim_end(pcm: bytes) -> bytes:
     """Cut the trailing silence (espeak-ng ends with some), so the audio ends while sound is still heard."""
-    samples = np.abs(np.frombuffer(pcm, dtype="<i2"))
-    last = int(np.flatnonzero(samples > 1000)[-1])
+    last = last_voiced_sample(pcm, threshold=1000)
     return pcm[: 2 * (last - last % 320)]
 
 
@@ -90,99 +87,94 @@ def test_audio_from_before_quiet_never_reaches_the_recognizer_after_it(engines, 
     monkeypatch.setattr(engines.asr, "transcribe", recording_transcribe)
 
     async def scenario() -> None:
-        rig = Rig(engines, tmp_path)
-        runner, session = rig.runner, rig.session
-        await rig.mic(silence(2.0))
-        # A request cut short by quiet is never recognized.
-        await rig.mic(speech(WAKE) + silence(0.3) + speech("Tell me about the secret plan"))
-        assert session.listening
-        await set_quiet(runner, True)
-        assert heard_by_asr == [] and session.stats["asr_runs"] == 0
-        await set_quiet(runner, False)
-        rig.restart_stream()
-        # Words heard while idle fill the pre-roll; then quiet; then, right after it, the button and a request.
-        await rig.mic(silence(2.0) + trim_end(speech("Banana pineapple strawberry.")))  # ends mid-sound
-        before_quiet = [pcm for pcm, _ in rig.fed if loud(pcm)]
-        await set_quiet(runner, True)
-        await set_quiet(runner, False)
-        rig.restart_stream()
-        await runner.handle_message(control.Button(control.BUTTON_PRESS))
-        assert session.listening
-        await rig.mic(silence(0.2) + speech("What time is it?") + silence(1.5))
-        await session.wait_idle()
-        answered = [t for t in session.turns if t.outcome == "answered"]
-        assert len(answered) == 1 and "time" in answered[0].transcript.lower(), session.turns
-        assert heard_by_asr
-        for heard in heard_by_asr:
-            assert not contains_chunk(heard, before_quiet), "audio from before quiet reached the recognizer"
-        transcript = answered[0].transcript.lower()
-        assert "banana" not in transcript and "strawberr" not in transcript and "secret" not in transcript
-        await runner.close()
+        async with Rig(engines, tmp_path) as rig:
+            runner, session = rig.runner, rig.session
+            # A request cut short by quiet is never recognized.
+            await rig.mic(silence(2.0) + wake_then(speech, "Tell me about the secret plan", 0))
+            assert session.listening
+            await set_quiet(runner, True)
+            assert heard_by_asr == [] and session.stats["asr_runs"] == 0
+            await set_quiet(runner, False)
+            rig.restart_stream()
+            # Words heard while idle fill the pre-roll; then quiet; then, right after it, the button and a request.
+            await rig.mic(silence(2.0) + trim_end(speech("Banana pineapple strawberry.")))  # ends mid-sound
+            before_quiet = [pcm for pcm, _ in rig.fed if loud(pcm)]
+            await set_quiet(runner, True)
+            await set_quiet(runner, False)
+            rig.restart_stream()
+            await runner.handle_message(control.Button(control.BUTTON_PRESS))
+            assert session.listening
+            await rig.mic(silence(0.2) + speech("What time is it?") + silence(1.5))
+            await session.wait_idle()
+            answered = [t for t in session.turns if t.outcome == "answered"]
+            assert len(answered) == 1 and "time" in answered[0].transcript.lower(), session.turns
+            assert heard_by_asr
+            for heard in heard_by_asr:
+                assert not contains_chunk(heard, before_quiet), "audio from before quiet reached the recognizer"
+            transcript = answered[0].transcript.lower()
+            assert "banana" not in transcript and "strawberr" not in transcript and "secret" not in transcript
 
     asyncio.run(scenario())
 
 
 def test_a_turn_being_worked_out_when_quiet_begins_is_dropped(engines, speech, tmp_path):
     async def scenario() -> None:
-        rig = Rig(engines, tmp_path)
-        runner, session = rig.runner, rig.session
-        await rig.mic(silence(2.0) + speech(WAKE) + silence(0.3) + speech("What time is it?") + silence(0.8))
-        assert session.replying  # recognition (or the answer) is under way
-        await set_quiet(runner, True)
-        await session.wait_idle()
-        await asyncio.sleep(1.0)  # a recognition already running in its thread finishes: its result is unused
-        assert not [t for t in session.turns if t.outcome == "answered"] and session.stats["turns"] == 0
-        assert runner.pacer.stats["frames_sent"] == 0  # no answer was spoken from audio heard before quiet
-        assert not rig.link.audio.qsize()
-        await runner.close()
+        async with Rig(engines, tmp_path) as rig:
+            runner, session = rig.runner, rig.session
+            await rig.mic(silence(2.0) + wake_then(speech, "What time is it?", 0.8))
+            assert session.replying  # recognition (or the answer) is under way
+            await set_quiet(runner, True)
+            await session.wait_idle()
+            await asyncio.sleep(1.0)  # a recognition already running in its thread finishes: its result is unused
+            assert not [t for t in session.turns if t.outcome == "answered"] and session.stats["turns"] == 0
+            assert runner.pacer.stats["frames_sent"] == 0  # no answer was spoken from audio heard before quiet
+            assert not rig.link.audio.qsize()
 
     asyncio.run(scenario())
 
 
 def test_voice_enters_quiet_with_a_spoken_confirmation_then_an_earcon(engines, speech, tmp_path):
     async def scenario() -> None:
-        rig = Rig(engines, tmp_path)
-        runner, session = rig.runner, rig.session
-        await rig.mic(silence(2.0) + speech(WAKE) + silence(0.3) + speech("Go quiet.") + silence(1.0))
-        await session.wait_idle()
-        [turn] = session.turns
-        assert turn.outcome == "answered" and "quiet" in turn.reply.text.lower()
-        assert runner.quiet and rig.book.get(runner.device.address).source_name == "voice"
-        assert runner.pacer.stats["frames_sent"] > 0  # the confirmation was spoken
-        quiet_msgs = [m for m in rig.link.sent if isinstance(m, control.SetQuiet)]
-        assert quiet_msgs == [control.SetQuiet(True, control.QUIET_SOURCE_VOICE)]
-        for _ in range(200):  # the earcon follows once the confirmation has played
-            if control.PlayCue(control.CUE_QUIET_ON) in rig.link.sent:
-                break
-            await asyncio.sleep(0.05)
-        assert control.PlayCue(control.CUE_QUIET_ON) in rig.link.sent
-        # Voice can only enter quiet: with the mic stopped nothing is heard, so "stop being quiet" cannot arrive.
-        processed = runner.counters["frames_processed"]
-        await rig.mic(speech(WAKE))
-        assert runner.counters["frames_processed"] == processed and runner.quiet
-        await runner.close()
+        async with Rig(engines, tmp_path) as rig:
+            runner, session = rig.runner, rig.session
+            await rig.mic(silence(2.0) + wake_then(speech, "Go quiet.", 1.0))
+            await session.wait_idle()
+            [turn] = session.turns
+            assert turn.outcome == "answered" and "quiet" in turn.reply.text.lower()
+            assert runner.quiet and rig.book.get(runner.device.address).source_name == "voice"
+            assert runner.pacer.stats["frames_sent"] > 0  # the confirmation was spoken
+            quiet_msgs = [m for m in rig.link.sent if isinstance(m, control.SetQuiet)]
+            assert quiet_msgs == [control.SetQuiet(True, control.QUIET_SOURCE_VOICE)]
+            for _ in range(200):  # the earcon follows once the confirmation has played
+                if control.PlayCue(control.CUE_QUIET_ON) in rig.link.sent:
+                    break
+                await asyncio.sleep(0.05)
+            assert control.PlayCue(control.CUE_QUIET_ON) in rig.link.sent
+            # Voice can only enter quiet: with the mic stopped nothing is heard, so "stop being quiet" cannot arrive.
+            processed = runner.counters["frames_processed"]
+            await rig.mic(speech(WAKE))
+            assert runner.counters["frames_processed"] == processed and runner.quiet
 
     asyncio.run(scenario())
 
 
 def test_the_switch_holds_quiet_against_the_host(engines, tmp_path):
     async def scenario() -> None:
-        rig = Rig(engines, tmp_path)
-        runner = rig.runner
-        await runner.handle_message(control.Status(True, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
-                                                   600, "test"))
-        assert runner.quiet and rig.session.state == "quiet"
-        result = await set_quiet(runner, False)
-        assert not result["ok"] and "switch" in result["error"] and runner.quiet
-        assert not any(isinstance(m, control.SetQuiet) for m in rig.link.sent)
-        # The earbud claiming "listening" without its switch does not unquiet the host; it is told again.
-        await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_HOST, 90, 1, 80, 0,
-                                                   600, "test"))
-        assert runner.quiet and rig.link.sent[-1] == control.SetQuiet(True, control.QUIET_SOURCE_HOST)
-        # The switch moved back: believed.
-        await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
-                                                   600, "test"))
-        assert not runner.quiet and rig.session.state == "idle"
-        await runner.close()
+        async with Rig(engines, tmp_path) as rig:
+            runner = rig.runner
+            await runner.handle_message(control.Status(True, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
+                                                       600, "test"))
+            assert runner.quiet and rig.session.state == "quiet"
+            result = await set_quiet(runner, False)
+            assert not result["ok"] and "switch" in result["error"] and runner.quiet
+            assert not any(isinstance(m, control.SetQuiet) for m in rig.link.sent)
+            # The earbud claiming "listening" without its switch does not unquiet the host; it is told again.
+            await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_HOST, 90, 1, 80, 0,
+                                                       600, "test"))
+            assert runner.quiet and rig.link.sent[-1] == control.SetQuiet(True, control.QUIET_SOURCE_HOST)
+            # The switch moved back: believed.
+            await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
+                                                       600, "test"))
+            assert not runner.quiet and rig.session.state == "idle"
 
     asyncio.run(scenario())

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.sim.procs import start_radio
+from host.simulator import start_radio
 from tests.sim.wavs import write_tone_wav
 
 
 @pytest.fixture(autouse=True)
-def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _own_home(isolated_home: Path) -> None:
     """Never touch the real user's state."""
-    monkeypatch.setenv("EARPIECE_HOME", str(tmp_path / "home"))
 
 
 @pytest.fixture(scope="module")

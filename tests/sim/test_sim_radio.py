@@ -15,11 +15,11 @@ from bumble.gatt import Characteristic, Service
 from bumble.transport import open_transport
 
 from device_sim import __version__
+from host.simulator import start_earbud, start_radio
 from protocol import audio
 from protocol import gatt as layout
 from protocol.receiver import AudioReceiver
 from tests.sim.central import TestCentral, characteristic, run
-from tests.sim.procs import start_earbud, start_radio
 from tests.sim.wavs import write_tone_wav
 
 FRAME_INTERVAL_S = 0.020  # audio frames leave every 20 ms, as the earbud sends them
