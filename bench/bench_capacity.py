@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 def _mic_wav(engines, path: Path) -> None:
     """Ordinary talk without the wake word (the wake model's cost does not depend on what it hears)."""
-    from host.demo import write_wav
+    from host.system.demo import write_wav
     from host.pipeline.audio import silence
 
     lines = ["The meeting moved to Thursday afternoon.", "Could you pass me the salt, please?",
@@ -106,12 +106,13 @@ class StreamProbe:
 
 
 async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> dict:
-    from host import simulator
-    from host.bridge import Bridge, EarbudRunner
+    from host.system import simulator
+    from host.bridge.bridge import Bridge
+    from host.bridge.runner import EarbudRunner
     from host.link.adapter import resolve_adapter
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
-    from host.simulator import SimProcess
+    from host.system.simulator import SimProcess
 
     mic = workdir / "mic.wav"
     _mic_wav(engines, mic)
@@ -241,7 +242,7 @@ def _swarm_drops(swarm: dict) -> int:
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host.demo import throwaway_home
+    from host.system.demo import throwaway_home
 
     deadline = time.monotonic() + budget_s
     engines = load_engines()

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import percentile  # noqa: E402
-from host import simulator  # noqa: E402
+from host.system import simulator  # noqa: E402
 from host.link.adapter import resolve_adapter  # noqa: E402
 from host.link.earbud_link import EarbudLink  # noqa: E402
 from host.link.earbuds import pair_earbud  # noqa: E402

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench.common import Unavailable, install_models
-from host.simulator import cpu_seconds
+from host.system.simulator import cpu_seconds
 
 SECTIONS = {"quiet": ("cpu_percent_per_device",)}
 BUDGET_S = 90.0
@@ -44,7 +44,7 @@ def cpu_percent(pid: int, seconds: float) -> float:
 
 def write_mic(path: Path) -> None:
     """Speech (espeak-ng), then a pause, looped by the earbud: the mic is never silent for long."""
-    from host.demo import write_wav
+    from host.system.demo import write_wav
     from host.pipeline.audio import read_wav, silence
 
     spoken = path.with_suffix(".espeak.wav")
@@ -53,7 +53,8 @@ def write_mic(path: Path) -> None:
 
 
 def measure(workdir: Path, models_root: Path, devices: int, window_s: float) -> dict:
-    from host import control_socket, simulator
+    from host.bridge import control_socket
+    from host.system import simulator
 
     mic = workdir / "mic.wav"
     write_mic(mic)

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 def build_mic(engines, turns: int) -> tuple[bytes, list[tuple[float, float]]]:
     """The mic's audio and, per turn, (when its last voiced sample plays, when the next turn's speech starts) in
     seconds from the start of the WAV."""
-    from host.demo import last_voiced_sample
+    from host.system.demo import last_voiced_sample
     from host.pipeline.audio import silence
 
     spoken = [engines.tts.synthesize(text) for text in QUESTIONS]
@@ -72,9 +72,9 @@ def build_mic(engines, turns: int) -> tuple[bytes, list[tuple[float, float]]]:
 
 
 async def measure(engines, turns: int, workdir: Path) -> dict:
-    from host import simulator
-    from host.bridge import Bridge
-    from host.demo import write_wav
+    from host.system import simulator
+    from host.bridge.bridge import Bridge
+    from host.system.demo import write_wav
     from host.link.adapter import resolve_adapter
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
@@ -198,7 +198,7 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host.demo import throwaway_home
+    from host.system.demo import throwaway_home
 
     engines = load_engines()
     period = LEAD_IN_S / TURNS + GAP_S + 2.1  # + the question itself

@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host import control_socket
-from host.demo import write_wav
-from host.simulator import EarbudProcess, RadioProcess, cpu_seconds, start_earbud, start_radio
+from host.bridge import control_socket
+from host.system.demo import write_wav
+from host.system.simulator import EarbudProcess, RadioProcess, cpu_seconds, start_earbud, start_radio
 
 PASSKEY = 424242
 EARPIECE = Path(sys.executable).parent / "earpiece"  # the installed console script, as a user runs it

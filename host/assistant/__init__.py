@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from host.assistant.context import Context
 from host.assistant.text import normalize
-from host.pipeline.messages import Reply
+from host.assistant.reply import Reply
 
 __all__ = ["Assistant", "Context", "Reply"]
 

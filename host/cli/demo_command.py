@@ -33,7 +33,7 @@ def register(subparsers) -> None:
 
 def cmd_demo(args) -> int:
     from host import config as config_module
-    from host.demo import DEFAULT_UTTERANCE, DemoError, default_speaker_path, run_demo
+    from host.system.demo import DEFAULT_UTTERANCE, DemoError, default_speaker_path, run_demo
     from host.models import ModelError
     from host.pipeline.engines import Engines
 
@@ -80,7 +80,7 @@ def _live(args, engines) -> int:
     import signal
     import sys
 
-    from host.demo import DemoError, LiveTurn, run_live_demo
+    from host.system.demo import DemoError, LiveTurn, run_live_demo
 
     def show(turn: LiveTurn) -> None:
         latency = f"{turn.latency_ms} ms" if turn.latency_ms is not None else "-"

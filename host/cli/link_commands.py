@@ -217,7 +217,7 @@ def _resolve(registry, target: str | None):
 
 
 def cmd_status(args) -> int:
-    from host import control_socket
+    from host.bridge import control_socket
 
     # While `earpiece run` holds the link, only it can talk to the earbud: ask it (it also knows the counters).
     if control_socket.bridge_running():
@@ -229,7 +229,7 @@ def cmd_status(args) -> int:
 
 
 def _status_from_bridge(args) -> dict:
-    from host import control_socket
+    from host.bridge import control_socket
 
     try:
         response = control_socket.request({"cmd": "status", "device": args.device}, timeout=args.timeout)
@@ -250,7 +250,7 @@ def _status_from_bridge(args) -> dict:
 def _status_from_earbud(args) -> dict:
     from host.link.earbud_link import EarbudLink
     from host.link.registry import DeviceRegistry
-    from host.quiet import SOURCE_NAMES
+    from host.bridge.quiet import SOURCE_NAMES
     from protocol.audio import CODEC_NAMES
 
     registry = DeviceRegistry()

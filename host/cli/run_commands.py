@@ -80,7 +80,7 @@ def _paired_devices(targets: list[str]):
 
 
 async def _serve(engines, adapter: str | None, devices, store_transcripts: bool) -> None:
-    from host.bridge import Bridge
+    from host.bridge.bridge import Bridge
 
     def on_turn(name: str, result) -> None:
         t = result.timings
@@ -111,7 +111,7 @@ async def _serve(engines, adapter: str | None, devices, store_transcripts: bool)
 
 # --- quiet ----------------------------------------------------------------------------------------------------------
 def cmd_quiet(args) -> int:
-    from host import control_socket
+    from host.bridge import control_socket
 
     if control_socket.bridge_running():
         request = {"cmd": "status" if args.state is None else "quiet", "device": args.device}
@@ -132,7 +132,7 @@ def cmd_quiet(args) -> int:
 async def _quiet_direct(args) -> int:
     """No bridge running: talk to the earbud(s) ourselves."""
     from host.link.earbud_link import EarbudLink
-    from host.quiet import QuietBook
+    from host.bridge.quiet import QuietBook
     from protocol import control
 
     devices = _paired_devices([args.device] if args.device else [])

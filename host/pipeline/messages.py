@@ -94,40 +94,6 @@ class Transcript:
 
 
 @dataclass(frozen=True)
-class Action:
-    """Something the assistant wants done besides speaking (base class)."""
-
-
-@dataclass(frozen=True)
-class EnterQuiet(Action):
-    """Enter quiet mode (stop all listening); the request came from the user's voice."""
-
-
-@dataclass(frozen=True)
-class StartTimer(Action):
-    """Start a timer; when it rings the companion speaks up unprompted."""
-
-    seconds: float
-    """How long the timer runs."""
-    label: str
-    """How to call it when it rings, e.g. "five minute"."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The assistant's answer to one utterance."""
-
-    text: str
-    """What to say (may be several sentences; spoken sentence by sentence)."""
-    actions: tuple[Action, ...] = ()
-    """Side effects to carry out once the turn is committed (never during speculation)."""
-    skill: str = ""
-    """Which skill answered ("fallback" when nothing understood)."""
-    remember: bool = True
-    """Whether "repeat that" should repeat this reply."""
-
-
-@dataclass(frozen=True)
 class SynthesizedAudio:
     """Speech from the TTS engine, already at SAMPLE_RATE."""
 
@@ -139,41 +105,3 @@ class SynthesizedAudio:
     @property
     def duration_s(self) -> float:
         return len(self.pcm) / 2 / SAMPLE_RATE
-
-
-@dataclass
-class TurnTimings:
-    """Where one turn's time went (wall-clock seconds)."""
-
-    endpoint_s: float = 0.0
-    """From the last voiced sample arriving to the endpointer deciding the utterance ended (the hangover)."""
-    asr_s: float = 0.0
-    """Time the recognizer took for the final result."""
-    assistant_s: float = 0.0
-    """Time the assistant took to answer."""
-    tts_first_audio_s: float = 0.0
-    """Time to synthesize the first sentence."""
-    latency_s: float = 0.0
-    """From the last voiced sample arriving to the first reply audio being handed to the earbud."""
-    total_s: float = 0.0
-    """From the last voiced sample arriving to the whole reply being handed over."""
-    speculative: bool = False
-    """Whether the result computed during the hangover was used."""
-
-
-@dataclass
-class TurnResult:
-    """One finished (or abandoned) turn of conversation."""
-
-    trigger: str
-    """"wake" (wake word), "button" (pressed to talk) or "repeat" (double press)."""
-    transcript: str = ""
-    """What was heard ("" if nothing, or if transcripts are not to be stored and the caller asked so)."""
-    reply: Reply | None = None
-    """What the assistant answered (None when the turn ended without one)."""
-    outcome: str = "answered"
-    """"answered", "no_speech", "interrupted" (button pressed during the reply) or "error"."""
-    timings: TurnTimings = field(default_factory=TurnTimings)
-    """Where the time went."""
-    wake: WakeDetected | None = None
-    """The wake-word detection that started the turn (None for the button or a repeat)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.bench_turns import STAGES, analyse
-from host.pipeline.messages import TurnResult, TurnTimings
+from host.bridge.reports import TurnResult, TurnTimings
 
 
 def turn(latency_s: float, asr_s: float, tts_s: float, hangover_s: float = 0.2) -> TurnResult:

@@ -28,7 +28,7 @@ def test_a_missing_bluetooth_service_is_reported_as_such():
 
 
 def test_status_through_a_bridge_without_earbuds_says_so(monkeypatch):
-    from host import control_socket
+    from host.bridge import control_socket
 
     monkeypatch.setattr(control_socket, "request", lambda request, timeout: {"ok": True, "devices": []})
     with pytest.raises(CliError, match="manages no earbuds: pair one"):

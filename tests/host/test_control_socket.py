@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from host import control_socket
+from host.bridge import control_socket
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ the pacer's contract in isolation; the end-to-end tests check the real earbud's 
 
 import asyncio
 
-from host.downlink import DownlinkPacer
+from host.bridge.downlink import DownlinkPacer
 from protocol.audio import decode_frame
 from protocol.control import Speaker
 

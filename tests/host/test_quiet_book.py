@@ -2,7 +2,7 @@
 
 import json
 
-from host.quiet import QuietBook
+from host.bridge.quiet import QuietBook
 from protocol import control
 
 ADDR = "C0:11:22:33:44:55"

@@ -65,7 +65,7 @@ def test_vosk_runs_inside_a_session_with_streaming_partials(engines, korean_vosk
 
     from host.config import AsrSettings, Config
     from host.pipeline.engines import Engines
-    from host.session import DeviceSession
+    from host.bridge.session import DeviceSession
 
     korean = Engines(Config(asr=AsrSettings(language="ko")), engines.wake, korean_vosk, engines.tts)
     link = FakeEarbudLink()

@@ -8,7 +8,7 @@ import pytest
 
 from host.assistant import Assistant, Context
 from host.assistant.numbers import parse_duration, spoken_duration
-from host.pipeline.messages import EnterQuiet, Reply, StartTimer
+from host.assistant.reply import EnterQuiet, Reply, StartTimer
 
 NOW = datetime(2026, 11, 21, 15, 7)
 

@@ -7,7 +7,7 @@ import re
 
 from pipeline_helpers import FakeEarbudLink, feed, silence
 
-from host.session import DeviceSession
+from host.bridge.session import DeviceSession
 from protocol import control
 
 

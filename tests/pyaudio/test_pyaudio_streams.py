@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from device_sim.pyaudio_io import PortAudio
-from host.demo import write_wav
+from host.system.demo import write_wav
 from tests.pyaudio.pulse_server import RATE, TEST_MIC, TEST_SPEAKER, PulseServer, stop_process
 
 pytestmark = pytest.mark.pyaudio

@@ -11,11 +11,11 @@ import asyncio
 import time
 from pathlib import Path
 
-from host.bridge import EarbudRunner
+from host.bridge.runner import EarbudRunner
 from host.link.earbud_link import EarbudLink
 from host.link.registry import PairedDevice
 from host.pipeline.audio import silence
-from host.quiet import QuietBook
+from host.bridge.quiet import QuietBook
 from protocol import control
 from protocol.audio import FrameEncoder
 

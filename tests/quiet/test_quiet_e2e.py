@@ -176,8 +176,8 @@ def test_without_a_bridge_the_cli_talks_to_the_earbud_directly(start_system, wak
 
 
 def test_the_earbud_stats_file_is_rewritten_atomically_every_second(tmp_path, wake_loop):
-    from host.demo import write_wav
-    from host.simulator import start_earbud, start_radio
+    from host.system.demo import write_wav
+    from host.system.simulator import start_earbud, start_radio
 
     mic = tmp_path / "mic.wav"
     write_wav(mic, wake_loop)

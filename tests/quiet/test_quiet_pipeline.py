@@ -8,8 +8,8 @@ import random
 
 import numpy as np
 
-from host.bridge import set_quiet
-from host.demo import last_voiced_sample
+from host.bridge.bridge import set_quiet
+from host.system.demo import last_voiced_sample
 from host.pipeline.audio import silence
 from protocol import control
 from tests.quiet.quiet_rig import FRAME_BYTES, WAKE, Rig, wake_then

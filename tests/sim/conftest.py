@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from host.simulator import start_radio
+from host.system.simulator import start_radio
 from tests.sim.wavs import write_tone_wav
 
 

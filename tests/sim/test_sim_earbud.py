@@ -11,7 +11,7 @@ from bumble import att
 from bumble.core import UUID
 from bumble.pairing import PairingDelegate
 
-from host.simulator import start_earbud
+from host.system.simulator import start_earbud
 from protocol import audio, control
 from protocol import gatt as layout
 from protocol.receiver import AudioReceiver

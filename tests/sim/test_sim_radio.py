@@ -15,7 +15,7 @@ from bumble.gatt import Characteristic, Service
 from bumble.transport import open_transport
 
 from device_sim import __version__
-from host.simulator import start_earbud, start_radio
+from host.system.simulator import start_earbud, start_radio
 from protocol import audio
 from protocol import gatt as layout
 from protocol.receiver import AudioReceiver

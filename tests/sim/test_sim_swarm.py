@@ -13,7 +13,7 @@ from device_sim.earbud import TICK_SAMPLES, EarbudOptions
 from device_sim.sim_hal import SimHal
 from device_sim.swarm import SwarmEarbud, encode_clip
 from earbud.core import EarbudCore
-from host.simulator import SimProcess
+from host.system.simulator import SimProcess
 from protocol import gatt as layout
 from protocol.audio import CODEC_ADPCM, FLAG_START, FrameEncoder, decode_frame
 from tests.sim.central import TestCentral, characteristic, run

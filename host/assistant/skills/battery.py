@@ -1,7 +1,7 @@
 """'How's my battery?' — from the earbud's latest Status."""
 
 from host.assistant.context import Context
-from host.pipeline.messages import Reply
+from host.assistant.reply import Reply
 
 
 class BatterySkill:

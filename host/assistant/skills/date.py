@@ -3,7 +3,7 @@
 import re
 
 from host.assistant.context import Context
-from host.pipeline.messages import Reply
+from host.assistant.reply import Reply
 
 _ASKS_DATE = re.compile(r"\b(what's the date|what is the date|today's date|the date today|what day|which day|"
                         r"what's today|what is today)\b")

@@ -3,7 +3,7 @@
 import re
 
 from host.assistant.context import Context
-from host.pipeline.messages import EnterQuiet, Reply
+from host.assistant.reply import EnterQuiet, Reply
 
 _ASKS_QUIET = re.compile(r"\b((go|be|get|stay|keep) quiet|quiet mode|stop listening|go to sleep|mute yourself)\b")
 

@@ -3,7 +3,7 @@
 import re
 
 from host.assistant.context import Context
-from host.pipeline.messages import Reply
+from host.assistant.reply import Reply
 
 _ASKS_REPEAT = re.compile(r"\b(repeat( that| it| please)?|say (that|it) again|what did you say|come again|"
                           r"pardon)\b")

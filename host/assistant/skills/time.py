@@ -3,7 +3,7 @@
 import re
 
 from host.assistant.context import Context
-from host.pipeline.messages import Reply
+from host.assistant.reply import Reply
 
 _ASKS_TIME = re.compile(r"\b(what time|what's the time|what is the time|the time please|tell me the time|time is it)\b")
 

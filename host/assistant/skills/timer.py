@@ -2,7 +2,7 @@
 
 from host.assistant.context import Context
 from host.assistant.numbers import parse_duration, spoken_duration
-from host.pipeline.messages import Reply, StartTimer
+from host.assistant.reply import Reply, StartTimer
 
 MAX_TIMER_S = 24 * 3600
 

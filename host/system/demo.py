@@ -22,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from host import simulator
+from host.system import simulator
 from host.pipeline.audio import silence
 from host.pipeline.engines import Engines
-from host.pipeline.messages import SAMPLE_RATE, TurnResult
+from host.bridge.reports import TurnResult
+from host.pipeline.messages import SAMPLE_RATE
 
 DEFAULT_UTTERANCE = "Hey Jarvis, what time is it?"
 LEAD_IN_S = 2.0  # the wake word model ignores the first ~1.6 s of a stream (DESIGN.md)
@@ -90,7 +91,7 @@ async def run_demo(
     radio_args: dict | None = None,
 ) -> DemoResult:
     """Run one exchange end to end and report it. `speaker_wav` receives what the earbud's speaker played."""
-    from host.bridge import Bridge
+    from host.bridge.bridge import Bridge
     from host.link.adapter import resolve_adapter
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry
@@ -238,7 +239,7 @@ async def run_live_demo(
 
     `mic_device`/`speaker_device`: "" = the system default, else an index or name from `earpiece-sim audio-devices`.
     Returns {"turns": [...], "earbud": {its counters}}."""
-    from host.bridge import Bridge
+    from host.bridge.bridge import Bridge
     from host.link.adapter import resolve_adapter
     from host.link.earbuds import pair_earbud
     from host.link.registry import DeviceRegistry

@@ -30,19 +30,16 @@ from typing import Awaitable, Callable
 from host.assistant import Assistant, Context
 from host.assistant.skills.timer import ring_text
 from host.pipeline.engines import Engines
+from host.assistant.reply import EnterQuiet, Reply, StartTimer
+from host.bridge.reports import TurnResult, TurnTimings
 from host.pipeline.messages import (
     SAMPLE_RATE,
-    EnterQuiet,
     NoSpeech,
-    Reply,
     SpeechAudio,
     SpeechEnded,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
-    StartTimer,
-    TurnResult,
-    TurnTimings,
     WakeDetected,
 )
 from host.pipeline.tts import split_sentences

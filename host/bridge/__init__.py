@@ -1,0 +1,1 @@
+"""The bridge: every paired earbud kept connected, one conversation each, and the local control socket."""
