@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import control as c
+from protocol import fields
 from protocol.errors import BAD_FIELD, CODES, TOO_LONG, TRUNCATED, UNKNOWN_TYPE, ProtocolError
 
 short_text = st.text(max_size=32).filter(lambda s: len(s.encode("utf-8", "surrogatepass")) <= 32).filter(
@@ -202,7 +203,7 @@ def test_utf8_check_agrees_with_cpython_strict_decoder(raw):
         valid = True
     except UnicodeDecodeError:
         valid = False
-    assert c._utf8_valid(raw) == valid
+    assert fields.utf8_valid(raw) == valid
 
 
 def test_pack_messages_keeps_whole_messages_in_order_within_the_limit():
