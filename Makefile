@@ -1,6 +1,7 @@
 # Earpiece: `make demo` and `make test` each set up everything they need on a fresh machine, then run.
 #   make demo      try the whole system with a simulated earbud
 #   make test      every test
+#   make test-quick  every test that starts no process (the inner loop; under 3 minutes)
 #   make bench     the benchmarks (latency, capacity, quiet cost, accuracy)
 #   make firmware  cross-compile the earbud firmware for ESP32-S3 and nRF52840
 
@@ -9,7 +10,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps models demo test bench firmware clean
+.PHONY: setup system-deps models demo test test-quick bench firmware clean
 
 setup: system-deps $(STAMP) models
 
@@ -35,6 +36,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -ra
+
+test-quick: setup
+	$(PY) -m pytest -ra -m "not e2e"
 
 bench: setup
 	$(PY) -m bench

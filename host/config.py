@@ -12,10 +12,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
+from host.errors import EarpieceError
 from host import paths
 
 
-class ConfigError(ValueError):
+class ConfigError(EarpieceError, ValueError):
     """The config file cannot be used; the message is one line naming the file and the key or line."""
 
 
@@ -166,11 +169,8 @@ def _kind_name(kind: type) -> str:
 
 
 def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return repr(value) if not isinstance(value, (int, float)) else str(value)
+    """One value as TOML writes it (tomli_w does the quoting and escaping)."""
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
 def render_toml(config: Config) -> str:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from host.errors import EarpieceError
 from host import paths
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "run `earpiece models install`"
 
 
-class ModelError(RuntimeError):
+class ModelError(EarpieceError):
     """A model is missing, corrupt or could not be obtained; the message says what to run."""
 
 

@@ -3,20 +3,18 @@ control socket (`earpiece quiet`, `earpiece status` while the bridge holds the l
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import Callable
 
 from host.bridge.control_socket import ControlServer
-from host.bridge.quiet import QuietBook
+from host.bridge.quiet import QuietController
 from host.bridge.runner import EarbudRunner
+from host.errors import EarpieceError
 from host.link.adapter import Adapter
 from host.link.registry import DeviceRegistry, PairedDevice
 from host.pipeline.engines import Engines
 from host.bridge.reports import TurnResult
-from protocol import control
 
 SWITCH_INTERVAL_S = 0.0005
 
@@ -30,7 +28,6 @@ class Bridge:
         engines: Engines,
         adapter: Adapter | str | None = None,
         registry: DeviceRegistry | None = None,
-        quiet_book: QuietBook | None = None,
         devices: list[PairedDevice] | None = None,
         on_turn: Callable[[str, TurnResult], None] | None = None,
         control_server: bool = True,
@@ -38,7 +35,7 @@ class Bridge:
         self.engines = engines
         self.adapter = adapter
         self.registry = registry or DeviceRegistry()
-        self.quiet_book = quiet_book or QuietBook()
+        self.quiet = QuietController(self.registry)
         self._devices = devices
         self._on_turn = on_turn
         self.runners: dict[str, EarbudRunner] = {}
@@ -52,7 +49,7 @@ class Bridge:
         if self._server:
             await self._server.start()
         for device in self._devices if self._devices is not None else self.registry.all():
-            runner = EarbudRunner(device, self.engines, self.adapter, self.quiet_book, self._on_turn)
+            runner = EarbudRunner(device, self.engines, self.adapter, self.quiet, self._on_turn)
             self.runners[device.address] = runner
             await runner.start()
             log.info("bridge: %s (%s) added", device.name, device.address)
@@ -70,60 +67,54 @@ class Bridge:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def forget(self, address: str) -> bool:
+        """An earbud was forgotten (`earpiece forget`): disconnect it and stop processing its audio at once."""
+        runner = self.runners.pop(address.upper(), None)
+        self.quiet.forget(address)
+        if runner is None:
+            return False
+        await runner.close()
+        log.info("bridge: %s (%s) forgotten", runner.device.name, runner.address)
+        return True
+
     # --- control socket ------------------------------------------------------------------------------------------
-    def _select(self, target: str | None) -> list[EarbudRunner]:
-        if not target:
+    def _select(self, target: object) -> list[EarbudRunner]:
+        if target is None or target == "":
             return list(self.runners.values())
-        upper = target.upper()
-        if upper in self.runners:
-            return [self.runners[upper]]
+        if not isinstance(target, str):
+            raise BridgeRequestError("device must be a name or an address")
+        if target.upper() in self.runners:
+            return [self.runners[target.upper()]]
         matches = [r for r in self.runners.values() if r.device.name == target]
         if not matches:
-            raise LookupError(f"no earbud named {target!r} is managed by the bridge; see `earpiece devices`")
+            raise BridgeRequestError(f"no earbud named {target!r} is managed by the bridge; see `earpiece devices`")
         if len(matches) > 1:
-            names = ", ".join(f"{r.device.name} ({r.device.address})" for r in matches)
-            raise LookupError(f"{target!r} matches several earbuds: {names}; use the address")
+            names = ", ".join(f"{r.device.name} ({r.address})" for r in matches)
+            raise BridgeRequestError(f"{target!r} matches several earbuds: {names}; use the address")
         return matches
 
     async def handle_request(self, request: dict) -> dict:
+        """One request from the control socket (see host/bridge/control_socket.py for the format)."""
         command = request.get("cmd")
         try:
+            if command == "forget":
+                address = request.get("address")
+                if not isinstance(address, str):
+                    raise BridgeRequestError("forget needs the earbud's address")
+                return {"ok": True, "forgotten": await self.forget(address)}
             runners = self._select(request.get("device"))
-        except LookupError as error:
+        except BridgeRequestError as error:
             return {"ok": False, "error": str(error)}
         if command == "status":
-            return {"ok": True, "devices": [r.status() for r in runners]}
+            return {"ok": True, "devices": [r.status().to_json() for r in runners]}
         if command == "quiet":
             if not isinstance(request.get("quiet"), bool):
                 return {"ok": False, "error": "quiet needs true or false"}
-            results = []
-            for runner in runners:
-                results.append(await set_quiet(runner, request["quiet"]))
-            return {"ok": all(r["ok"] for r in results), "devices": results,
-                    "error": "; ".join(r["error"] for r in results if not r["ok"]) or None}
+            outcomes = [await runner.set_quiet(request["quiet"]) for runner in runners]
+            return {"ok": all(o.ok for o in outcomes), "devices": [o.to_json() for o in outcomes],
+                    "error": "; ".join(o.error for o in outcomes if o.error) or None}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
 
-async def set_quiet(runner: EarbudRunner, quiet: bool, timeout: float = 5.0) -> dict:
-    """Ask one earbud to enter or leave quiet (from the CLI), and report what it says it is now."""
-    entry = runner.quiet_book.get(runner.device.address)
-    if not quiet and entry.quiet and entry.source == control.QUIET_SOURCE_SWITCH:
-        return {"ok": False, "device": runner.device.name, "address": runner.device.address, "quiet": True,
-                "quiet_source": "switch",
-                "error": f"{runner.device.name}: the earbud's quiet switch holds quiet mode; slide it back to listen"}
-    try:
-        await runner._send_control(control.SetQuiet(quiet, control.QUIET_SOURCE_HOST))
-    except ConnectionError:
-        pass  # the link dropped under us: the record holds the wish, and a reconnection applies it
-    if not runner.link.connected:
-        now = runner.quiet_book.get(runner.device.address)
-        return {"ok": True, "device": runner.device.name, "address": runner.device.address, "quiet": now.quiet,
-                "quiet_source": now.source_name, "pending": True, "error": None}
-    with contextlib.suppress(ConnectionError, TimeoutError, asyncio.TimeoutError):
-        status = await runner.link.request_status(timeout)
-        runner._earbud_reported(bool(status.quiet), status.quiet_source)
-    now = runner.quiet_book.get(runner.device.address)
-    ok = now.quiet == quiet
-    return {"ok": ok, "device": runner.device.name, "address": runner.device.address, "quiet": now.quiet,
-            "quiet_source": now.source_name,
-            "error": None if ok else f"{runner.device.name} stayed {'quiet' if now.quiet else 'listening'}"}
+class BridgeRequestError(EarpieceError):
+    """A control-socket request the bridge cannot carry out; the message says why."""

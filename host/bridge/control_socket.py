@@ -5,6 +5,7 @@ ask the bridge instead. The socket is a Unix domain socket in a folder only the 
 0600): no network port, no other user. One request per connection, one JSON object per line each way.
 
 Request:  {"cmd": "status" | "quiet", "device": "<name or address>" | null, "quiet": true | false}
+          {"cmd": "forget", "address": "<address>"}   (the earbud was forgotten: disconnect it now)
 Response: {"ok": true, ...} or {"ok": false, "error": "<one line saying what to do>"}
 """
 
@@ -18,11 +19,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from host import paths
+from host.errors import EarpieceError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict], Awaitable[dict]]
 MAX_REQUEST_BYTES = 64 * 1024
+
+
+class BridgeRunningError(EarpieceError):
+    """Another bridge already holds the control socket."""
 
 
 def socket_path() -> Path:
@@ -42,11 +48,11 @@ class ControlServer:
         os.chmod(self.path.parent, 0o700)
         if self.path.exists():
             if _is_alive(self.path):
-                raise RuntimeError(f"another bridge is already running (socket {self.path}); stop it first")
+                raise BridgeRunningError(f"another bridge is already running (socket {self.path}); stop it first")
             self.path.unlink()  # left behind by a bridge that crashed
         old_umask = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_REQUEST_BYTES + 1)
         finally:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
@@ -61,9 +67,12 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await asyncio.wait_for(reader.readline(), timeout=5)
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout=5)
+            except ValueError:  # the line ran past the stream's limit
+                line = b"x" * (MAX_REQUEST_BYTES + 1)
             if len(line) > MAX_REQUEST_BYTES:
-                response = {"ok": False, "error": "request too long"}
+                response = {"ok": False, "error": f"request too long (at most {MAX_REQUEST_BYTES} bytes)"}
             else:
                 try:
                     request = json.loads(line)

@@ -49,6 +49,7 @@ class DownlinkPacer:
         # Estimated earbud buffer: level at the time of the last correction, drained in real time since.
         self._level_ms = 0.0
         self._level_at = clock()
+        self._played_out_at = float("-inf")  # when the estimated buffer empties (or emptied); -inf: nothing played
         self._in_reply = False
         self.stats = {"frames_sent": 0, "replies": 0, "stopped": 0, "reports": 0}
 
@@ -81,6 +82,7 @@ class DownlinkPacer:
         self._encoder.restart(self._codec)
         self._level_ms = 0.0
         self._level_at = self._clock()
+        self._played_out_at = min(self._played_out_at, self._level_at)
         self._idle.set()
 
     @property
@@ -113,6 +115,16 @@ class DownlinkPacer:
         high = low + self.in_flight_allowance_ms
         self._level_ms = min(max(self.estimated_level_ms(now), low), high)
         self._level_at = now
+        if self._level_ms > 0:
+            self._played_out_at = now + self._level_ms / 1000.0
+
+    def played_out_ago(self) -> float:
+        """Seconds since everything handed over finished playing on the earbud, by our estimate; negative while
+        reply audio is queued or playing. The session's one answer to "is our own voice still in the mic?"."""
+        now = self._clock()
+        if self._frames or self._in_reply:
+            return -(self.estimated_level_ms(now) + len(self._frames) * self._frame_ms) / 1000.0 or -1e-3
+        return now - self._played_out_at
 
     def estimated_level_ms(self, now: float | None = None) -> float:
         now = self._clock() if now is None else now
@@ -136,6 +148,7 @@ class DownlinkPacer:
             frame = self._frames.popleft()
             self._level_ms = level + self._frame_ms
             self._level_at = now
+            self._played_out_at = now + self._level_ms / 1000.0
             try:
                 await self._send_frame(frame)
             except Exception as error:  # a dropped link must not kill the session; the link reconnects

@@ -44,3 +44,60 @@ class TurnResult:
     """Where the time went."""
     wake: WakeDetected | None = None
     """The wake-word detection that started the turn (None for the button or a repeat)."""
+
+
+@dataclass
+class EarbudStatus:
+    """One earbud as `earpiece status` shows it: from the running bridge (`via="bridge"`, with its counters) or from
+    the earbud directly (`via="earbud"`: no bridge runs, so nothing on this computer receives its audio)."""
+
+    name: str
+    address: str
+    connected: bool
+    quiet: bool
+    """Quiet as the host's quiet controller holds it (from the earbud itself when asked directly)."""
+    quiet_source: str
+    """"switch", "host" or "voice"."""
+    via: str
+    earbud_quiet: bool | None = None
+    """What the earbud last said about its own quiet state (None: not heard yet)."""
+    battery: int | None = None
+    charging: bool | None = None
+    codec: str | None = None
+    volume: int | None = None
+    firmware: str | None = None
+    mtu: int | None = None
+    state: str | None = None
+    """The conversation: "idle", "listening", "replying" or "quiet" (bridge only)."""
+    audio_frames_received: int = 0
+    """Audio notifications from the earbud."""
+    frames_processed: int = 0
+    """Chunks of audio the pipeline got."""
+    frames_dropped_quiet: int = 0
+    """Frames (or chunks decoded just before quiet began) dropped unprocessed in quiet."""
+    wake_detections: int = 0
+    asr_runs: int = 0
+    link: dict = field(default_factory=dict)
+    downlink: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class QuietOutcome:
+    """The result of asking one earbud to enter or leave quiet."""
+
+    name: str
+    address: str
+    quiet: bool
+    quiet_source: str
+    ok: bool = True
+    error: str | None = None
+    pending: bool = False
+    """Not connected: the state is recorded and applied when it reconnects."""
+    saved: bool = True
+    """False when the record could not be written (a full disk): quiet holds until the bridge stops."""
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)

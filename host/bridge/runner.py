@@ -1,7 +1,11 @@
-"""One paired earbud inside the bridge: its link, its conversation, its reply audio, its quiet state.
+"""One paired earbud inside the bridge: its link, its conversation, its reply audio, and quiet applied to them.
 
     earbud ──audio up──► EarbudLink ──PCM──► DeviceSession ──reply PCM──► DownlinkPacer ──audio down──► earbud
-           ──status───►            ──Status/Button/Speaker──►  (session, pacer, quiet)
+           ──status───►            ──Status/Button──► session; Speaker ──► pacer; quiet ──► QuietController
+
+Quiet is the `QuietController`'s; the runner applies its decisions in one place (`_apply_quiet`): the link's gate
+drops audio frames undecoded, the PCM already queued is discarded, and the session drops its buffers and work. On
+every (re)connection a quiet earbud is told again.
 """
 
 from __future__ import annotations
@@ -14,53 +18,40 @@ from collections import deque
 from collections.abc import Callable
 
 from host.bridge.downlink import DownlinkPacer
-from host.bridge.quiet import QuietBook
+from host.bridge.quiet import QuietController, switch_holds_message
+from host.bridge.reports import EarbudStatus, QuietOutcome, TurnResult
 from host.bridge.session import DeviceSession
+from host.errors import EarpieceError
 from host.link.adapter import Adapter
 from host.link.earbud_link import EarbudLink
 from host.link.registry import PairedDevice
 from host.pipeline.engines import Engines
-from host.bridge.reports import TurnResult
 from protocol import control
 from protocol.audio import CODEC_NAMES, FLAG_START
 
 log = logging.getLogger(__name__)
 
+STATUS_TIMEOUT_S = 5.0
+
+
 class EarbudRunner:
-    """One paired earbud: its link, its conversation, its reply audio and its quiet state.
-
-    Quiet is decided here, from the host's record (QuietBook), and applied in three places at once: the link's
-    quiet gate drops audio frames undecoded, the queued PCM is discarded, and the session drops its buffers and
-    work. The record survives bridge restarts; on every (re)connection a quiet earbud is told again.
-    """
-
-    def __init__(
-        self,
-        device: PairedDevice,
-        engines: Engines,
-        adapter: Adapter | str | None,
-        quiet_book: QuietBook,
-        on_turn: Callable[[str, TurnResult], None] | None = None,
-        link_class: type[EarbudLink] = EarbudLink,
-    ):
+    def __init__(self, device: PairedDevice, engines: Engines, adapter: Adapter | str | None,
+                 quiet: QuietController, on_turn: Callable[[str, TurnResult], None] | None = None):
         self.device = device
-        self.quiet_book = quiet_book
-        self.link = link_class(device.address, adapter=adapter, name=device.name, on_connection=self._on_connection,
-                               is_quiet=lambda: self.quiet)
+        self.quiet = quiet
+        self.address = device.address
+        self.link = EarbudLink(device.address, adapter=adapter, name=device.name, on_connection=self._on_connection)
         self.pacer = DownlinkPacer(self._send_frame)
         self.session = DeviceSession(
-            engines,
-            self._send_control,
-            self._play_audio,
-            name=device.name,
+            engines, self._send_control, self.pacer, name=device.name,
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
-            end_audio=self._end_audio,
+            is_quiet=lambda: self.link.quiet,
         )
-        self.session.set_quiet(self.quiet)  # a restarted bridge picks up where the record says
+        self.link.quiet = quiet.is_quiet(device.address)  # a restarted bridge picks up where the record says
+        quiet.watch(device.address, self._apply_quiet)
         self.reply_streams_sent_at: deque[float] = deque(maxlen=64)  # wall time each reply stream began leaving
-        # Audio counted here; frames the link's quiet gate dropped are in link.stats (see `counters`).
-        self._processed = 0
-        self._dropped_quiet = 0
+        self._received = 0  # chunks of PCM taken from the link
+        self._dropped_quiet = 0  # chunks decoded just before quiet began, discarded (frames: link.stats)
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
 
@@ -84,16 +75,8 @@ class EarbudRunner:
     async def _pump_audio(self) -> None:
         while True:
             pcm = await self.link.audio.get()
-            await self.process_audio(pcm)
-
-    async def process_audio(self, pcm: bytes) -> None:
-        """One chunk of decoded mic audio from the link: to the session, unless quiet."""
-        if self.quiet:
-            # Quiet means stopped: audio decoded just before quiet began is dropped unprocessed, and counted.
-            self._dropped_quiet += 1
-            return
-        self._processed += 1
-        await self.session.feed_audio(pcm)
+            self._received += 1
+            await self.session.feed_audio(pcm)
 
     async def _pump_messages(self) -> None:
         while True:
@@ -105,80 +88,89 @@ class EarbudRunner:
             self.pacer.speaker_report(message)
             return
         if isinstance(message, control.Status):
-            if not self._earbud_reported(bool(message.quiet), message.quiet_source):
+            if not self.quiet.earbud_reported(self.address, bool(message.quiet), message.quiet_source):
                 # It says "listening" while we know it quiet, and not because of its switch: tell it again.
                 await self._reassert_quiet()
-                return
         await self.session.handle_event(message)
 
     def _on_connection(self, connected: bool) -> None:
-        if connected:
-            # The host never silently leaves quiet: if we last knew this earbud quiet, say so again.
-            if self.quiet:
-                self._spawn(self._reassert_quiet())
-        else:
+        if not connected:
             self.pacer.stop()
+            return
+        self._spawn(asyncio.to_thread(self._note_seen))
+        self._spawn(self._send_settings())
+        if self.quiet.is_quiet(self.address):
+            # The host never silently leaves quiet: if we last knew this earbud quiet, say so again.
+            self._spawn(self._reassert_quiet())
+
+    def _note_seen(self) -> None:
+        hello = self.link.earbud_hello
+        try:
+            self.quiet.registry.touch(self.address, firmware=hello.firmware if hello else None)
+        except (EarpieceError, OSError) as error:
+            log.warning("%s: last-seen time not recorded (%s)", self.device.name, error)
+
+    async def _send_settings(self) -> None:
+        """The earbud's settings from config.toml (`[audio] volume`), on every connection."""
+        try:
+            await self.link.send_control(control.SetVolume(self.session.config.audio.volume))
+        except ConnectionError as error:
+            log.info("%s: could not set the volume: %s", self.device.name, error)
 
     async def _reassert_quiet(self) -> None:
-        entry = self.quiet_book.get(self.device.address)
-        if not entry.quiet or not self.link.connected:
+        state = self.quiet.state(self.address)
+        if not state.quiet or not self.link.connected:
             return
         # The switch is the earbud's to report, not ours to claim: re-assert a switch-held quiet as the host's.
-        source = control.QUIET_SOURCE_HOST if entry.source == control.QUIET_SOURCE_SWITCH else entry.source
+        source = control.QUIET_SOURCE_HOST if state.held_by_switch else state.source
         try:
             await self.link.send_control(control.SetQuiet(True, source))
         except ConnectionError as error:  # it reconnects and we try again then
             log.info("%s: could not re-assert quiet: %s", self.device.name, error)
 
     # --- quiet ---------------------------------------------------------------------------------------------------
-    def _earbud_reported(self, quiet: bool, source: int) -> bool:
-        before = self.quiet
-        kept = self.quiet_book.earbud_reported(self.device.address, quiet, source)
-        self._quiet_changed(before)
-        return kept
-
-    def _host_requested(self, quiet: bool, source: int) -> bool:
-        """Record a change the host asked for; True if quiet actually changed."""
-        before = self.quiet
-        self.quiet_book.host_requested(self.device.address, quiet, source)
-        return self._quiet_changed(before)
-
-    def _quiet_changed(self, before: bool) -> bool:
-        now = self.quiet
-        if now == before:
-            return False
-        if now:
+    def _apply_quiet(self, quiet: bool) -> None:
+        """The quiet controller flipped this earbud's state."""
+        self.link.quiet = quiet
+        if quiet:
             self._dropped_quiet += self.link.discard_audio()
-        self.session.set_quiet(now)
-        log.info("%s: %s", self.device.name, "quiet: not listening" if now else "listening again")
-        return True
+        self.session.quiet_changed(quiet)
+        log.info("%s: %s", self.device.name, "quiet: not listening" if quiet else "listening again")
 
-    # --- host -> earbud ------------------------------------------------------------------------------------------
-    async def _send_control(self, message: object) -> None:
-        if isinstance(message, control.StopPlayback):
-            self.pacer.stop()
-        if isinstance(message, control.SetQuiet):
-            await self._set_quiet(message)
-            return
-        if self.link.connected:
-            await self.link.send_control(message)
-
-    async def _set_quiet(self, message: control.SetQuiet) -> None:
-        changed = self._host_requested(bool(message.quiet), message.source)
-        by_voice = message.source == control.QUIET_SOURCE_VOICE
-        if message.quiet and not by_voice:
-            self.pacer.stop()  # asked from the CLI: stop talking too
+    async def set_quiet(self, quiet: bool, source: int = control.QUIET_SOURCE_HOST) -> QuietOutcome:
+        """Enter or leave quiet (CLI or voice), tell the earbud first, then keep the record; report what the earbud
+        says it is now. Leaving is refused while the earbud's switch holds quiet."""
+        if not quiet and self.quiet.state(self.address).held_by_switch:
+            return self._outcome(ok=False, error=switch_holds_message(self.device.name))
+        changed = self.quiet.host_requested(self.address, quiet, source, persist=False)
+        by_voice = source == control.QUIET_SOURCE_VOICE
+        if quiet and not by_voice:
+            await self.session.voice.stop()  # asked from the CLI: stop talking too
+        message = control.SetQuiet(quiet, source)
+        cue = control.PlayCue(control.CUE_QUIET_ON if quiet else control.CUE_QUIET_OFF)
+        try:
+            if self.link.connected:
+                if changed and by_voice:
+                    # The spoken confirmation is still on its way to the ear: the earcon follows it, the mic stops now.
+                    await self.link.send_control(message)
+                    self._spawn(self._cue_after_reply(cue))
+                else:
+                    await self.link.send_control([message, cue] if changed else message)
+        except ConnectionError:
+            pass  # the link dropped under us: the state holds, and the reconnection applies it
+        saved = self.quiet.persist(self.address)
         if not self.link.connected:
-            return  # applied when it reconnects (see _on_connection)
-        cue = control.PlayCue(control.CUE_QUIET_ON if message.quiet else control.CUE_QUIET_OFF)
-        if changed and by_voice:
-            # The spoken confirmation is still on its way to the ear: the earcon follows it, the mic stops now.
-            await self.link.send_control(message)
-            self._spawn(self._cue_after_reply(cue))
-        elif changed:
-            await self.link.send_control([message, cue])
-        else:
-            await self.link.send_control(message)
+            return self._outcome(pending=True, saved=saved)
+        with contextlib.suppress(ConnectionError, TimeoutError, asyncio.TimeoutError):
+            status = await self.link.request_status(STATUS_TIMEOUT_S)
+            self.quiet.earbud_reported(self.address, bool(status.quiet), status.quiet_source)
+        ok = self.quiet.is_quiet(self.address) == quiet
+        return self._outcome(ok=ok, saved=saved, error=None if ok else
+                             f"{self.device.name} stayed {'quiet' if not quiet else 'listening'}")
+
+    def _outcome(self, **fields) -> QuietOutcome:
+        state = self.quiet.state(self.address)
+        return QuietOutcome(self.device.name, self.address, state.quiet, state.source_name, **fields)
 
     async def _cue_after_reply(self, cue: control.PlayCue) -> None:
         await self.pacer.wait_played()
@@ -186,16 +178,18 @@ class EarbudRunner:
             with contextlib.suppress(ConnectionError):
                 await self.link.send_control(cue)
 
+    # --- host -> earbud ------------------------------------------------------------------------------------------
+    async def _send_control(self, message: object) -> None:
+        """The session's messages to the earbud; a quiet request goes through the quiet controller."""
+        if isinstance(message, control.SetQuiet):
+            await self.set_quiet(bool(message.quiet), message.source)
+        elif self.link.connected:
+            await self.link.send_control(message)
+
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)  # a reference, so the task is not collected before it runs
         task.add_done_callback(self._background.discard)
-
-    async def _play_audio(self, pcm: bytes) -> None:
-        self.pacer.play(pcm)
-
-    async def _end_audio(self) -> None:
-        self.pacer.end_reply()  # one reply = one stream on the link: no gap between its sentences
 
     async def _send_frame(self, frame: bytes) -> None:
         if frame[1] & FLAG_START:
@@ -203,39 +197,24 @@ class EarbudRunner:
         await self.link.send_audio_frame(frame)
 
     # --- state ---------------------------------------------------------------------------------------------------
-    @property
-    def quiet(self) -> bool:
-        return self.quiet_book.get(self.device.address).quiet
-
-    @property
-    def counters(self) -> dict[str, int]:
-        """audio_frames_received: audio notifications from the earbud; frames_processed: chunks the pipeline got;
-        frames_dropped_quiet: frames (or chunks decoded just before quiet began) dropped unprocessed in quiet."""
-        return {
-            "audio_frames_received": self.link.stats.audio_frames_received,
-            "frames_processed": self._processed,
-            "frames_dropped_quiet": self.link.stats.audio_frames_dropped_quiet + self._dropped_quiet,
-        }
-
-    def status(self) -> dict:
-        entry = self.quiet_book.get(self.device.address)
+    def status(self) -> EarbudStatus:
+        state = self.quiet.state(self.address)
         last = self.link.last_status
-        return {
-            "device": self.device.name,
-            "name": self.device.name,
-            "address": self.device.address,
-            "connected": self.link.connected,
-            "quiet": entry.quiet,
-            "quiet_source": entry.source_name,
-            "earbud_quiet": bool(last.quiet) if last else None,
-            "battery": None if last is None or last.battery == control.BATTERY_UNKNOWN else last.battery,
-            "charging": bool(last.charging) if last else None,
-            "codec": CODEC_NAMES.get(last.codec) if last else None,
-            "firmware": self.link.earbud_hello.firmware if self.link.earbud_hello else None,
-            "state": self.session.state,
-            **self.counters,
-            "wake_detections": self.session.stats["wake_detections"],
-            "asr_runs": self.session.stats["asr_runs"],
-            "link": self.link.stats.to_json(),
-            "downlink": dict(self.pacer.stats),
-        }
+        stats = self.session.stats
+        return EarbudStatus(
+            name=self.device.name, address=self.address, connected=self.link.connected, quiet=state.quiet,
+            quiet_source=state.source_name, via="bridge",
+            earbud_quiet=bool(last.quiet) if last else None,
+            battery=None if last is None or last.battery == control.BATTERY_UNKNOWN else last.battery,
+            charging=bool(last.charging) if last else None,
+            codec=CODEC_NAMES.get(last.codec) if last else None,
+            volume=last.volume if last else None,
+            firmware=self.link.earbud_hello.firmware if self.link.earbud_hello else None,
+            mtu=self.link.mtu, state=self.session.state,
+            audio_frames_received=self.link.stats.audio_frames_received,
+            frames_processed=self._received - stats["audio_ignored_quiet"],
+            frames_dropped_quiet=(self.link.stats.audio_frames_dropped_quiet + self._dropped_quiet
+                                  + stats["audio_ignored_quiet"]),
+            wake_detections=stats["wake_detections"], asr_runs=stats["asr_runs"],
+            link=self.link.stats.to_json(), downlink=dict(self.pacer.stats),
+        )

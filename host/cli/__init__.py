@@ -10,6 +10,7 @@ import sys
 
 from host import __version__
 from host.cli.output import CliError
+from host.errors import EarpieceError
 
 # Command groups, in the order `earpiece --help` lists them. A module that is missing is skipped, so the CLI
 # keeps working while a part is being built.
@@ -62,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = args.func(args)
-    except CliError as error:
+    except EarpieceError as error:  # every error a user can act on: one line, no traceback
         sys.stderr.write(f"earpiece: error: {error}\n")
-        return error.exit_code
+        return getattr(error, "exit_code", 1)
     except KeyboardInterrupt:
         sys.stderr.write("earpiece: interrupted\n")
         return 130

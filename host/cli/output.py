@@ -7,8 +7,10 @@ stderr; a failure raises CliError, which `main` turns into a one-line message an
 import json
 import sys
 
+from host.errors import EarpieceError
 
-class CliError(Exception):
+
+class CliError(EarpieceError):
     """A failure the user can act on. The message says what went wrong and what to do."""
 
     def __init__(self, message: str, exit_code: int = 1):

@@ -81,6 +81,7 @@ def _paired_devices(targets: list[str]):
 
 async def _serve(engines, adapter: str | None, devices, store_transcripts: bool) -> None:
     from host.bridge.bridge import Bridge
+    from host.errors import EarpieceError
 
     def on_turn(name: str, result) -> None:
         t = result.timings
@@ -98,7 +99,7 @@ async def _serve(engines, adapter: str | None, devices, store_transcripts: bool)
     try:
         bridge = Bridge(engines, adapter=adapter, devices=devices, on_turn=on_turn)
         await bridge.start()
-    except RuntimeError as error:  # another bridge holds the control socket
+    except EarpieceError as error:  # e.g. another bridge holds the control socket
         raise CliError(str(error)) from None
     names = ", ".join(d.name for d in devices)
     log(f"earpiece run: listening for {names}; Ctrl-C to stop")
@@ -121,25 +122,23 @@ def cmd_quiet(args) -> int:
             response = control_socket.request(request, timeout=args.timeout + 5)
         except (OSError, ValueError) as error:
             raise CliError(f"the running bridge did not answer ({error}); is `earpiece run` stuck? restart it") from None
-        devices = [
-            {k: d.get(k) for k in ("device", "address", "quiet", "quiet_source", "connected", "pending") if k in d}
-            for d in response.get("devices", [])
-        ]
+        keys = ("name", "address", "quiet", "quiet_source", "connected", "pending", "saved")
+        devices = [{k: d[k] for k in keys if k in d} for d in response.get("devices", [])]
         return _report_quiet(args, response.get("ok", False), devices, response.get("error"), via="bridge")
     return asyncio.run(_quiet_direct(args))
 
 
 async def _quiet_direct(args) -> int:
-    """No bridge running: talk to the earbud(s) ourselves."""
+    """No bridge running: talk to the earbud(s) ourselves. The earbud is told first; then the record is kept."""
+    from host.bridge.quiet import QuietController, switch_holds_message
     from host.link.earbud_link import EarbudLink
-    from host.bridge.quiet import QuietBook
     from protocol import control
 
     devices = _paired_devices([args.device] if args.device else [])
-    book = QuietBook()
+    quiet = QuietController()
     if args.state is None:
-        rows = [{"device": d.name, "address": d.address, "quiet": book.get(d.address).quiet,
-                 "quiet_source": book.get(d.address).source_name} for d in devices]
+        rows = [{"name": d.name, "address": d.address, "quiet": quiet.state(d.address).quiet,
+                 "quiet_source": quiet.state(d.address).source_name} for d in devices]
         return _report_quiet(args, True, rows, None, via="record")
     want = args.state == "on"
     rows, errors = [], []
@@ -150,10 +149,9 @@ async def _quiet_direct(args) -> int:
             await link.connect(timeout=args.timeout)
             before = await link.request_status()
             if not want and before.quiet and before.quiet_source == control.QUIET_SOURCE_SWITCH:
-                book.earbud_reported(device.address, True, control.QUIET_SOURCE_SWITCH)
-                errors.append(f"{device.name}: the earbud's quiet switch holds quiet mode; slide it back to listen")
-                rows.append({"device": device.name, "address": device.address, "quiet": True,
-                             "quiet_source": "switch"})
+                quiet.earbud_reported(device.address, True, control.QUIET_SOURCE_SWITCH)
+                errors.append(switch_holds_message(device.name))
+                rows.append({"name": device.name, "address": device.address, "quiet": True, "quiet_source": "switch"})
                 continue
             message = control.SetQuiet(want, control.QUIET_SOURCE_HOST)
             if bool(before.quiet) != want:  # an earcon for the change: distinct for entering and leaving
@@ -167,13 +165,14 @@ async def _quiet_direct(args) -> int:
             continue
         finally:
             await link.close()
-        book.host_requested(device.address, want, control.QUIET_SOURCE_HOST)
-        book.earbud_reported(device.address, bool(status.quiet), status.quiet_source)
-        now = book.get(device.address)
+        quiet.host_requested(device.address, want, control.QUIET_SOURCE_HOST, persist=False)
+        quiet.earbud_reported(device.address, bool(status.quiet), status.quiet_source)
+        saved = quiet.persist(device.address)
+        now = quiet.state(device.address)
         if now.quiet != want:
             errors.append(f"{device.name}: stayed {'quiet' if now.quiet else 'listening'} ({now.source_name})")
-        rows.append({"device": device.name, "address": device.address, "quiet": now.quiet,
-                     "quiet_source": now.source_name})
+        rows.append({"name": device.name, "address": device.address, "quiet": now.quiet,
+                     "quiet_source": now.source_name, "saved": saved})
     return _report_quiet(args, not errors, rows, "; ".join(errors) or None, via="earbud")
 
 
@@ -185,7 +184,11 @@ def _report_quiet(args, ok: bool, devices: list[dict], error: str | None, via: s
             state = "quiet" if d.get("quiet") else "listening"
             source = f" (by {d['quiet_source']})" if d.get("quiet") and d.get("quiet_source") else ""
             pending = " — applies when it reconnects" if d.get("pending") else ""
-            emit(args, {}, f"{d['device']}: {state}{source}{pending}")
+            emit(args, {}, f"{d['name']}: {state}{source}{pending}")
+    for d in devices:
+        if d.get("saved") is False:
+            log(f"earpiece: warning: {d['name']}'s quiet state could not be saved (is the disk full?); "
+                "it holds until the bridge stops")
     if not ok:
         raise CliError(error or "quiet mode could not be changed")
     return 0

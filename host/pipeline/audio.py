@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from host.errors import EarpieceError
 from host.pipeline.messages import SAMPLE_RATE
 
 
-class AudioInputError(ValueError):
+class AudioInputError(EarpieceError, ValueError):
     """Audio that cannot be used; the message says why and what would work."""
 
 

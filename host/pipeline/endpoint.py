@@ -13,6 +13,7 @@ from collections import deque
 import numpy as np
 import webrtcvad
 
+from host.pipeline.clock import AudioClock
 from host.pipeline.messages import SAMPLE_RATE, NoSpeech, SpeechAudio, SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 
 FRAME_MS = 20  # webrtcvad takes 10, 20 or 30 ms frames; 20 ms is the earbud's frame: decisions as audio arrives
@@ -36,14 +37,17 @@ class Endpointer:
     """Feed PCM with `process`; between `start()` and an end event it reports the utterance's events."""
 
     def __init__(self, aggressiveness: int = 2, pre_roll_s: float = 0.5, hangover_s: float = 0.3,
-                 max_utterance_s: float = 10.0, no_speech_timeout_s: float = 4.0):
+                 max_utterance_s: float = 10.0, no_speech_timeout_s: float = 4.0, clock: AudioClock | None = None):
+        # A session passes its clock (and advances it); alone, the endpointer keeps one of its own.
+        self.clock = clock or AudioClock()
+        self._own_clock = clock is None
+        self._held = 0  # bytes of the fed audio not yet processed (a partial frame, or frames after this one)
         self._vad = webrtcvad.Vad(aggressiveness)
         self.hangover_frames = max(1, round(hangover_s * 1000 / FRAME_MS))
         self.max_frames = round(max_utterance_s * 1000 / FRAME_MS)
         self.no_speech_frames = round(no_speech_timeout_s * 1000 / FRAME_MS)
         self._history: deque[bytes] = deque(maxlen=max(1, round(pre_roll_s * 1000 / FRAME_MS)))
         self._pending = b""
-        self._frames = 0  # frames seen in total (the audio clock)
         self.listening = False
         self._reset_utterance()
 
@@ -59,7 +63,8 @@ class Endpointer:
 
     @property
     def time_s(self) -> float:
-        return self._frames * FRAME_MS / 1000
+        """Audio time at the end of the frame being processed (between calls: of the last whole frame fed)."""
+        return self.clock.time_at(self._held)
 
     def start(self, pre_roll_s: float | None = None, cut_at_pause: bool = False) -> None:
         """Start listening for an utterance; the pre-roll is the audio processed just before.
@@ -86,16 +91,19 @@ class Endpointer:
         self._reset_utterance()
 
     def process(self, pcm: bytes) -> list[Event]:
+        if self._own_clock:
+            self.clock.advance(len(pcm))
         data = self._pending + pcm
         usable = len(data) - len(data) % FRAME_BYTES
         self._pending = data[usable:]
         events: list[Event] = []
         for offset in range(0, usable, FRAME_BYTES):
+            self._held = len(data) - offset - FRAME_BYTES
             events.extend(self._frame(data[offset: offset + FRAME_BYTES]))
+        self._held = len(self._pending)
         return events
 
     def _frame(self, frame: bytes) -> list[Event]:
-        self._frames += 1
         if not self.listening:
             self._history.append(frame)
             return []

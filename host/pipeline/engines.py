@@ -9,6 +9,7 @@ from pathlib import Path
 from host import models
 from host.config import Config
 from host.pipeline.asr import AsrEngine, load_engine as load_asr
+from host.pipeline.clock import AudioClock
 from host.pipeline.endpoint import Endpointer
 from host.pipeline.tts import TtsEngine, load_engine as load_tts
 from host.pipeline.wake import BatchedWakeDetector, WakeBatcher, WakeModel, WakeWordDetector
@@ -47,18 +48,20 @@ class Engines:
         self.asr.runs = 0
         self.tts.synthesize("Ready.")
 
-    def wake_detector(self) -> WakeWordDetector:
+    def wake_detector(self, clock: AudioClock | None = None) -> WakeWordDetector:
+        """A fresh wake-word stage; a session passes its audio clock (see host/pipeline/clock.py)."""
         settings = self.config.wake
         if self.wake_batching:
             if self._wake_batcher is None:
                 self._wake_batcher = WakeBatcher(self.wake)
             return BatchedWakeDetector(self._wake_batcher, settings.threshold, settings.refractory_s,
-                                       settings.startup_guard_s)
-        return WakeWordDetector(self.wake, settings.threshold, settings.refractory_s, settings.startup_guard_s)
+                                       settings.startup_guard_s, clock=clock)
+        return WakeWordDetector(self.wake, settings.threshold, settings.refractory_s, settings.startup_guard_s, clock)
 
-    def endpointer(self) -> Endpointer:
+    def endpointer(self, clock: AudioClock | None = None) -> Endpointer:
         s = self.config.endpoint
-        return Endpointer(s.vad_aggressiveness, s.pre_roll_s, s.hangover_s, s.max_utterance_s, s.no_speech_timeout_s)
+        return Endpointer(s.vad_aggressiveness, s.pre_roll_s, s.hangover_s, s.max_utterance_s, s.no_speech_timeout_s,
+                          clock)
 
     def close(self) -> None:
         if self._wake_batcher is not None:
@@ -67,5 +70,12 @@ class Engines:
 
 
 def load_wake(config: Config, models_root: Path | None = None) -> WakeModel:
-    return WakeModel(models.wake_model_path(config.wake.model, models_root), models.melspectrogram_path(models_root),
-                     models.embedding_path(models_root))
+    path = models.wake_model_path(config.wake.model, models_root)
+    try:
+        return WakeModel(path, models.melspectrogram_path(models_root), models.embedding_path(models_root))
+    except models.ModelError:
+        raise
+    except Exception as error:  # onnxruntime's own errors for a file that is not a model
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise models.ModelError(f"wake-word model {path} could not be loaded ({reason}): set [wake] model to a "
+                                "working .onnx file or a built-in name (`earpiece models list`)") from None

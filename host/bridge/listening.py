@@ -1,0 +1,255 @@
+"""Listening: one earbud's wake word and endpointing on one audio clock, and recognition started early.
+
+`Listening` owns the stages that hear the user (wake-word detector, endpointer, a streaming recognizer's stream)
+and the audio clock they share. The session feeds it the mic's audio and tells it when to start listening; it
+reports back through two callbacks: `on_utterance(Utterance)` when a request has been spoken, `on_no_speech()` when
+nobody spoke.
+
+Latency: with a non-streaming recognizer the utterance is recognized, answered and its first sentence synthesized
+during the endpoint hangover (`prepare`, speculatively: side effects wait until the turn is committed); if speech
+resumes the speculation is thrown away. When the speculative answer shows a complete request (a skill understood
+it, and not with a question back), the utterance ends after two thirds of the hangover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from host.assistant.reply import Reply
+from host.pipeline.clock import AudioClock
+from host.pipeline.engines import Engines
+from host.pipeline.messages import (
+    SAMPLE_RATE,
+    NoSpeech,
+    SpeechAudio,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    WakeDetected,
+)
+from host.pipeline.tts import split_sentences
+
+log = logging.getLogger(__name__)
+
+EARLY_END_FRACTION = 2 / 3  # of the hangover: enough silence to end a request the assistant understood
+WAKE_SETTLE_S = 2.0  # silence a fresh wake-word state hears after quiet, before the mic's audio
+
+
+@dataclass
+class Prepared:
+    """A turn worked out up to its first sentence of audio (no side effects yet)."""
+
+    transcript: str
+    reply: Reply
+    first_audio: bytes
+    asr_s: float
+    assistant_s: float
+    tts_s: float
+
+
+@dataclass
+class Speculation:
+    audio_len: int
+    task: asyncio.Task
+
+
+@dataclass
+class Utterance:
+    """A request has been spoken: the session turns it into an answer."""
+
+    trigger: str
+    end: SpeechEnded
+    speculation: Speculation | None
+    stream: object | None
+    """The streaming recognizer's stream holding this utterance (None for whole-utterance recognizers)."""
+    last_voice_wall: float
+    """Wall-clock time the last voiced audio was heard (latency is counted from here)."""
+
+
+Prepare = Callable[[bytes, object], Awaitable[Prepared]]
+
+
+def complete_request(reply: Reply) -> bool:
+    """The assistant understood a whole request: a skill answered, and not with a question back."""
+    first = (split_sentences(reply.text) or [reply.text])[0].strip()
+    return reply.skill not in ("", "fallback") and not first.endswith("?")
+
+
+class Listening:
+    def __init__(self, engines: Engines, prepare: Prepare, on_utterance: Callable[[Utterance], None],
+                 on_no_speech: Callable[[str], None], stats: dict, name: str = "earbud",
+                 clock: Callable[[], float] = time.perf_counter):
+        self.engines = engines
+        self.audio_clock = AudioClock()
+        self._prepare = prepare
+        self._on_utterance = on_utterance
+        self._on_no_speech = on_no_speech
+        self.stats = stats
+        self.name = name
+        self._wall = clock
+        self._wake = engines.wake_detector(self.audio_clock)
+        self._endpointer = engines.endpointer(self.audio_clock)
+        self._settling: asyncio.Task | None = None
+        self.trigger: str | None = None
+        self.wake_event: WakeDetected | None = None  # the detection that started the current listening
+        self._stream = None
+        self._speculation: Speculation | None = None
+        self._last_voice_wall = 0.0
+        self.partial_transcript = ""
+
+    @property
+    def listening(self) -> bool:
+        return self._endpointer.listening
+
+    @property
+    def audio_time(self) -> float:
+        return self.audio_clock.time_s
+
+    # ---- fresh stages: quiet mode --------------------------------------------------------------------------------
+
+    def forget(self) -> None:
+        """Drop every buffer holding the user's audio and all work started on it (quiet began)."""
+        # Fresh stages (cheap: the models are shared) hold none of the old audio; the clock goes on.
+        self._wake = self.engines.wake_detector(self.audio_clock)
+        self._endpointer = self.engines.endpointer(self.audio_clock)
+        self._settling = None  # settling a detector that is now discarded: let it finish unused
+        self.trigger = None
+        self.wake_event = None
+        self._stream = None
+        self.partial_transcript = ""
+        self.discard_speculation()
+
+    def settle(self) -> None:
+        """Start fresh stages that first hear silence (quiet ended). A fresh openWakeWord state starts from noise and
+        can spike (DESIGN.md): it settles on silence, off the event loop; the next mic audio waits for it."""
+        self.forget()
+        wake, settle = self._wake, int(WAKE_SETTLE_S * SAMPLE_RATE) * 2
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            wake.process_silence(settle)
+            return
+        self._settling = loop.create_task(asyncio.to_thread(wake.process_silence, settle))
+
+    async def wait_settled(self) -> None:
+        if self._settling is not None:
+            settling, self._settling = self._settling, None
+            try:
+                await settling
+            except Exception:  # noqa: BLE001 — the detector may be jumpy for a second; never the session's end
+                log.warning("%s: settling the wake-word detector failed", self.name, exc_info=True)
+
+    # ---- hearing -------------------------------------------------------------------------------------------------
+
+    def hear(self, pcm: bytes) -> WakeDetected | None:
+        """The mic's audio, while nobody is being answered. Returns a wake-word detection that should start a turn."""
+        self.audio_clock.advance(len(pcm))
+        if self.listening:
+            self._wake.process_silence(len(pcm))  # the user is talking to us, not saying the wake word
+            for event in self._endpointer.process(pcm):
+                self._on_endpoint_event(event)
+            self._maybe_end_early()
+            return None
+        detections = self._wake.process(pcm)
+        self._endpointer.process(pcm)  # keeps the pre-roll filled
+        return detections[0] if detections else None
+
+    def hear_silence(self, n_bytes: int) -> None:
+        """Audio the stages must not hear (our own reply and its echo): they hear silence instead."""
+        self.audio_clock.advance(n_bytes)
+        self._wake.process_silence(n_bytes)
+        self._endpointer.process(bytes(n_bytes))
+
+    def start(self, trigger: str, wake: WakeDetected | None = None) -> None:
+        self.trigger = trigger
+        self.wake_event = wake
+        self._stream = None
+        self._speculation = None
+        self.partial_transcript = ""
+        if wake is not None:
+            # Pre-roll counted from the frame that fired, not from the end of the chunk that carried it.
+            after_wake_s = max(0.0, self.audio_time - wake.time_s)
+            self._endpointer.start(after_wake_s + self.engines.config.endpoint.wake_pre_roll_s, cut_at_pause=True)
+        else:
+            self._endpointer.start()
+
+    def cancel(self) -> None:
+        """Stop listening without a turn (the button was pressed again)."""
+        self._endpointer.stop()
+        self.trigger = None
+
+    def take_wake_event(self, trigger: str) -> WakeDetected | None:
+        event, self.wake_event = self.wake_event, None
+        return event if trigger == "wake" else None
+
+    # ---- the utterance -------------------------------------------------------------------------------------------
+
+    def _on_endpoint_event(self, event) -> None:
+        asr = self.engines.asr
+        if isinstance(event, SpeechStarted):
+            if asr.streaming:
+                self.stats["asr_runs"] += 1
+                self._stream = asr.open_stream()
+                self._accept(event.audio)
+        elif isinstance(event, SpeechAudio):
+            if self._stream is not None:
+                self._accept(event.audio)
+        elif isinstance(event, SpeechPaused):
+            self._last_voice_wall = self._wall()
+            if asr.speculative:
+                self.discard_speculation()
+                task = asyncio.get_running_loop().create_task(self._prepare(event.audio, None))
+                self._speculation = Speculation(len(event.audio), task)
+                task.add_done_callback(lambda _task: self._maybe_end_early())
+        elif isinstance(event, SpeechResumed):
+            self.discard_speculation()
+        elif isinstance(event, SpeechEnded):
+            if event.reason not in ("silence", "complete"):
+                self._last_voice_wall = self._wall()
+            trigger, self.trigger = self.trigger or "wake", None
+            speculation, self._speculation = self._speculation, None
+            stream, self._stream = self._stream, None
+            self._on_utterance(Utterance(trigger, event, speculation, stream, self._last_voice_wall))
+        elif isinstance(event, NoSpeech):
+            trigger, self.trigger = self.trigger or "wake", None
+            self._on_no_speech(trigger)
+
+    def _maybe_end_early(self) -> None:
+        """End the utterance before the hangover runs out when the speculative answer shows it is complete.
+
+        Most of a turn's latency is the hangover: the silence that proves the user has finished. When the recognizer
+        and the assistant, run on the audio up to the pause, give a confident answer, a shorter silence is proof
+        enough. Requests nothing understood (dictation, long sentences with pauses) still wait the whole hangover."""
+        speculation = self._speculation
+        if speculation is None or not speculation.task.done() or speculation.task.cancelled() \
+                or speculation.task.exception() is not None or not self.listening:
+            return
+        if self._endpointer.silence_s < self.engines.config.endpoint.hangover_s * EARLY_END_FRACTION:
+            return
+        if self._endpointer.utterance_bytes != speculation.audio_len:
+            return
+        if not complete_request(speculation.task.result().reply):
+            return
+        event = self._endpointer.end_now()
+        if event is not None:
+            self.stats["early_ends"] += 1
+            self._on_endpoint_event(event)
+
+    def _accept(self, pcm: bytes) -> None:
+        partial = self._stream.accept(pcm)
+        if partial is not None:
+            self.partial_transcript = partial
+
+    def discard_speculation(self) -> None:
+        if self._speculation is not None:
+            self.stats["speculations_discarded"] += 1
+            self._speculation.task.cancel()
+            self._speculation = None
+
+    def pending_tasks(self) -> list[asyncio.Task]:
+        return [self._speculation.task] if self._speculation is not None else []
