@@ -258,12 +258,6 @@ class DeviceSession:
             elif isinstance(action, StartTimer):
                 self.timers.start(action.seconds, action.label)
 
-    # ---- speaking --------------------------------------------------------------------------------------------
-
-    async def say(self, text: str) -> None:
-        """Speak unprompted (a notice from the bridge). Returns once the audio is handed over."""
-        await self.voice.speak(text)
-
     async def stop_reply(self) -> None:
         """Stop whatever the companion is saying (the button was pressed)."""
         self.stats["interrupted"] += 1
@@ -307,7 +301,6 @@ class DeviceSession:
 
 def _loop_running() -> bool:
     try:
-        asyncio.get_running_loop()
+        return asyncio.get_running_loop() is not None
     except RuntimeError:
         return False
-    return True

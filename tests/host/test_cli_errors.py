@@ -33,3 +33,25 @@ def test_status_through_a_bridge_without_earbuds_says_so(monkeypatch):
     monkeypatch.setattr(control_socket, "request", lambda request, timeout: {"ok": True, "devices": []})
     with pytest.raises(CliError, match="manages no earbuds: pair one"):
         link_commands._status_from_bridge(argparse.Namespace(device=None, timeout=1.0))
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('[tts]\nvoice = "klingon-xx"', "espeak-ng has no voice 'klingon-xx'"),
+    ('[wake]\nmodel = "hey_kitt"', "unknown wake word 'hey_kitt'"),
+    ('[wake]\nmodel = "WAKE_FILE"', "could not be loaded"),
+])
+def test_run_with_a_bad_voice_or_wake_model_is_a_one_line_error(isolated_home, use_models, tmp_path, capsys,
+                                                                 setting, message):
+    from host.cli import main
+    from host.link.registry import DeviceRegistry
+
+    not_a_model = tmp_path / "wake.onnx"
+    not_a_model.write_bytes(b"this is not an onnx model")
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(setting.replace("WAKE_FILE", str(not_a_model)) + "\n")
+    DeviceRegistry().add("C0:11:22:33:44:55", "Earpiece-Test", "sim:127.0.0.1:9")
+    assert main(["run"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("earpiece: error:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert "Traceback" not in capsys.readouterr().err

