@@ -81,27 +81,3 @@ class NoSpeech:
 
     time_s: float
     """Audio time at which listening gave up."""
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """What the recognizer heard in one utterance."""
-
-    text: str
-    """The words, as the engine wrote them ("" when nothing was understood)."""
-    is_final: bool = True
-    """False for a streaming engine's partial result."""
-
-
-@dataclass(frozen=True)
-class SynthesizedAudio:
-    """Speech from the TTS engine, already at SAMPLE_RATE."""
-
-    pcm: bytes
-    """16-bit mono PCM at 16 kHz."""
-    sentence: str
-    """The sentence it says."""
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.pcm) / 2 / SAMPLE_RATE
