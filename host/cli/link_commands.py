@@ -79,17 +79,14 @@ def _run(coro):
     """Run a command's coroutine; turn the link's errors into one-line CLI errors."""
     from bleak.exc import BleakError
 
-    from host.link.bumble_backend import PairingFailedError
-    from host.link.earbud_link import LinkRefusedError
-    from host.link.earbuds import AmbiguousEarbudError, EarbudNotFoundError
+    from host.errors import EarpieceError
+    from host.link.errors import PairingFailedError
 
     # Bumble logs protocol failures (e.g. a wrong passkey) as warnings; we report them ourselves in one line.
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("bumble").setLevel(logging.ERROR)
     try:
         return asyncio.run(coro)
-    except (EarbudNotFoundError, AmbiguousEarbudError, LinkRefusedError) as error:
-        raise CliError(str(error)) from error
     except PairingFailedError as error:
         if error.reason in ("CONFIRM_VALUE_FAILED", "PASSKEY_ENTRY_FAILED", "AUTHENTICATION_FAILED"):
             raise CliError(
@@ -97,6 +94,8 @@ def _run(coro):
                 "the earbud speaks"
             ) from error
         raise CliError(f"{error}; nothing was stored. Put the earbud in pairing mode and try again") from error
+    except EarpieceError as error:  # says what to do already
+        raise CliError(str(error)) from error
     # Before OSError: TimeoutError is one.
     except (BleakError, TimeoutError, asyncio.TimeoutError) as error:
         raise CliError(f"Bluetooth error: {error or type(error).__name__}; is the earbud on and in range?") from error

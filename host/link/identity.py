@@ -1,7 +1,8 @@
 """The host's own Bluetooth identity: a random static address and an IRK, generated once and kept in data_dir.
 
 Every command and `earpiece run` use the same identity, so an earbud that bonded with us recognises us again
-after restarts (a bond is tied to the peer's identity address and IRK).
+after restarts (a bond is tied to the peer's identity address and IRK). The file is owner-only (0600): the IRK
+lets whoever holds it track this computer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from host import paths
+from host.link.errors import IdentityError
 
 IDENTITY_FILE = "bluetooth_identity.json"
 
@@ -34,7 +36,8 @@ def _new_static_address() -> str:
 def _create_once(path: Path, text: str) -> None:
     """Write `path` complete or not at all; if another process created it first, keep theirs."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)  # a stale temp file may be wider
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
@@ -49,7 +52,6 @@ def _create_once(path: Path, text: str) -> None:
 def load_or_create_identity(data_dir: Path | None = None) -> HostIdentity:
     """Return the host identity, creating and saving it on first use."""
     directory = data_dir or paths.data_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / IDENTITY_FILE
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -57,11 +59,19 @@ def load_or_create_identity(data_dir: Path | None = None) -> HostIdentity:
     except FileNotFoundError:
         pass
     except (ValueError, KeyError, TypeError) as error:
-        raise RuntimeError(
-            f"{path} is damaged ({error}); move it away to create a new identity (earbuds must then be paired again)"
+        raise IdentityError(
+            f"{path} is damaged ({type(error).__name__}); move it away to create a new identity "
+            "(earbuds must then be paired again)"
         ) from error
+    except OSError as error:
+        raise IdentityError(f"cannot read {path} ({error.strerror or error}); check its permissions") from error
     fresh = HostIdentity(address=_new_static_address(), irk=secrets.token_bytes(16))
-    _create_once(path, json.dumps({"address": fresh.address, "irk": fresh.irk.hex()}) + "\n")
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _create_once(path, json.dumps({"address": fresh.address, "irk": fresh.irk.hex()}) + "\n")
+    except OSError as error:
+        raise IdentityError(f"cannot write {path} ({error.strerror or error}); check that {directory} is "
+                            "writable") from error
     return load_or_create_identity(directory)
 
 

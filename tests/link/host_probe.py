@@ -68,30 +68,42 @@ async def unpaired(address: str, seconds: float) -> dict:
     return result
 
 
-async def collect(address: str, seconds: float, codec: str, frames_out: Path | None) -> dict:
-    frames: list[bytes] = []
-    recording = codec != "pcm"
+class RecordingLink(EarbudLink):
+    """EarbudLink that also keeps every audio frame as bleak delivered it (to compare with the mic signal)."""
 
-    def on_frame(data: bytes) -> None:
-        nonlocal recording
+    def __init__(self, address: str, recording: bool) -> None:
+        super().__init__(address)
+        self.frames: list[bytes] = []
+        self.recording = recording
+
+    def _on_audio_notification(self, sender, data: bytearray) -> None:
         # After SET_CODEC the earbud restarts its stream: keep frames from that START on.
-        if not recording and data[0] == CODEC_PCM16 and data[1] & FLAG_START:
-            recording = True
-        if recording:
-            frames.append(data)
+        if not self.recording and data[0] == CODEC_PCM16 and data[1] & FLAG_START:
+            self.recording = True
+        if self.recording:
+            self.frames.append(bytes(data))
+        super()._on_audio_notification(sender, data)
 
-    link = EarbudLink(address, on_audio_frame=on_frame)
+
+async def collect(address: str, seconds: float, codec: str, frames_out: Path | None) -> dict:
+    link = RecordingLink(address, recording=codec != "pcm")
     started = time.monotonic()
     await link.connect(timeout=30)
     connected_at = time.monotonic() - started
     if codec == "pcm":
         await link.send_control(control.SetCodec(CODEC_PCM16))
-    await asyncio.sleep(seconds)
+    pcm_bytes = 0
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:  # the consumer the link's queue is for
+        try:
+            pcm_bytes += len(await asyncio.wait_for(link.audio.get(), remaining))
+        except asyncio.TimeoutError:
+            break
     stats = link.stats.to_json()
     await link.close()
     if frames_out is not None:
-        frames_out.write_text(json.dumps([f.hex() for f in frames]))
-    return {"connect_s": connected_at, "frames": len(frames), "stats": stats}
+        frames_out.write_text(json.dumps([f.hex() for f in link.frames]))
+    return {"connect_s": connected_at, "frames": len(link.frames), "pcm_bytes": pcm_bytes, "stats": stats}
 
 
 async def downlink(address: str, wav: Path, codec: str, settle_s: float) -> dict:

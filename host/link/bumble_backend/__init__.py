@@ -5,10 +5,17 @@ runs unchanged where no system Bluetooth stack exists. Select it with `backend=`
 
     BleakScanner(backend=BumbleBleakScanner, bumble={"transport": "tcp-client:127.0.0.1:7420"})
     BleakClient(address, backend=BumbleBleakClient, bumble={"transport": "usb:0"})
+
+Only `host.link.adapter` imports this package (as bleak's generic code reaches its backends through one
+interface); the rest of the host talks to the Adapter.
 """
 
-from host.link.bumble_backend.client import BumbleBleakClient, NotBondedError, PairingFailedError
-from host.link.bumble_backend.scanner import BumbleBleakScanner
+from host.link.bumble_backend.bonds import delete_bond, has_bond
+from host.link.bumble_backend.client import BumbleBleakClient
+from host.link.bumble_backend.log_privacy import protect_bumble_logs
+from host.link.bumble_backend.scanner import BumbleBleakScanner, name_shortened
 from host.link.bumble_backend.stack import held_stack
 
-__all__ = ["BumbleBleakClient", "BumbleBleakScanner", "NotBondedError", "PairingFailedError", "held_stack"]
+protect_bumble_logs()  # before any Bumble logger can print a key
+
+__all__ = ["BumbleBleakClient", "BumbleBleakScanner", "delete_bond", "has_bond", "held_stack", "name_shortened"]

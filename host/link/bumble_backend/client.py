@@ -34,8 +34,11 @@ from bumble.transport.common import TransportLostError
 from bumble.device import Connection
 from bumble.gatt_client import CharacteristicProxy
 
-from host.link.bumble_backend.stack import BumbleStack, PasskeyProvider, acquire_stack, delete_bond, release_stack
+from host.link.bumble_backend import pairing
+from host.link.bumble_backend.bonds import delete_bond
+from host.link.bumble_backend.stack import BumbleStack, acquire_stack, release_stack
 from host.link.bumble_backend.uuids import to_bleak
+from host.link.errors import NotBondedError
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +56,6 @@ _PROPERTY_NAMES = [
     (0x40, "authenticated-signed-writes"),
     (0x80, "extended-properties"),
 ]
-
-
-class PairingFailedError(BleakError):
-    """Pairing did not complete; no bond was stored. `reason` is the SMP reason (e.g. CONFIRM_VALUE_FAILED)."""
-
-    def __init__(self, message: str, reason: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class NotBondedError(BleakError):
-    """The peer refused our stored bond (it was reset or forgot us): pair again."""
 
 
 def _peer_address(address_or_device: BLEDevice | str) -> hci.Address:
@@ -163,7 +154,8 @@ class BumbleBleakClient(BaseBleakClient):
             except hci.HCI_Error as error:
                 # PIN_OR_KEY_MISSING: the earbud no longer has our bond.
                 raise NotBondedError(
-                    f"{self.address} refused the stored pairing ({error.error_name}); pair it again"
+                    f"{self.address} refused the stored pairing ({error.error_name}): run `earpiece forget "
+                    f"{self.address}` then `earpiece pair` again"
                 ) from error
         elif pair:
             await self.pair()
@@ -254,56 +246,29 @@ class BumbleBleakClient(BaseBleakClient):
     # -- pairing ------------------------------------------------------------------------------------------
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
-        """Pair with LE Secure Connections passkey entry.
+        """Pair with LE Secure Connections passkey entry (see pairing.py); raises PairingFailedError.
 
         Keywords: `passkey` (int, the number the earbud speaks) or `passkey_provider` (async callable returning
         it, called when the earbud has shown/spoken it). With neither, pairing is refused.
         """
         connection = self._require_connection()
-        assert self._stack is not None and self._stack.device is not None
-        provider: PasskeyProvider | None = kwargs.get("passkey_provider")
-        passkey = kwargs.get("passkey")
-        if provider is None and passkey is not None:
-            fixed = int(passkey)
-
-            async def provider() -> int | None:  # noqa: F811 (one provider, however it was given)
-                return fixed
-
-        keystore = self._stack.device.keystore
-        # A stale bond for this peer would survive a failed re-pairing: drop it first (the user asked to re-pair).
-        await self._delete_bond()
-        failure: list[int] = []
-        connection.on(connection.EVENT_PAIRING_FAILURE, failure.append)
-        if provider is not None:
-            self._stack.passkey_providers[connection.handle] = provider
-        try:
-            await _not_cancelled_by_bumble(connection.pair(), self.address)
-        except Exception as error:
-            await self._delete_bond()
-            reason = _smp_reason_name(failure[0]) if failure else type(error).__name__
-            raise PairingFailedError(f"pairing with {self.address} failed: {reason}", reason) from error
-        finally:
-            self._stack.passkey_providers.pop(connection.handle, None)
-            connection.remove_listener(connection.EVENT_PAIRING_FAILURE, failure.append)
-        keys = await keystore.get(str(connection.peer_address)) if keystore else None
-        if keys is None or keys.ltk is None or not keys.ltk.authenticated:
-            await self._delete_bond()
-            raise PairingFailedError(
-                f"{self.address} paired without passkey protection (no MITM); bond refused", "NOT_AUTHENTICATED"
-            )
+        assert self._stack is not None
+        await pairing.pair(
+            connection,
+            self.address,
+            self._stack.passkey_providers,
+            pairing.passkey_provider(kwargs),
+            {str(self._peer)},
+            lambda awaitable: _not_cancelled_by_bumble(awaitable, self.address),
+        )
 
     async def _delete_bond(self) -> None:
-        if self._stack is None or self._stack.device is None or self._stack.device.keystore is None:
+        if self._stack is None or self._stack.device is None:
             return
-        keystore = self._stack.device.keystore
         names = {str(self._peer)}
         if self._connection is not None:
             names.add(str(self._connection.peer_address))
-        for name in names:
-            try:
-                await keystore.delete(name)
-            except KeyError:
-                pass
+        await pairing.delete_keys(self._stack.device.keystore, names)
 
     async def unpair(self) -> None:
         """Delete the bond we hold for this peer (and disconnect, as bleak specifies). Works while disconnected."""
@@ -432,12 +397,3 @@ async def _not_cancelled_by_bumble(awaitable, address: str):
         if task is not None and task.cancelling():
             raise
         raise BleakError(f"{address} disconnected") from None
-
-
-def _smp_reason_name(reason: int) -> str:
-    from bumble import smp
-
-    try:
-        return smp.ErrorCode(reason).name
-    except ValueError:
-        return f"0x{reason:02X}"

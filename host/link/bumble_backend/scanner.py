@@ -131,3 +131,14 @@ class BumbleBleakScanner(BaseBleakScanner):
                     await stack.device.stop_scanning()
         finally:
             await release_stack(stack)
+
+
+def name_shortened(adv: AdvertisementData) -> bool:
+    """Whether only a shortened name was advertised (it did not fit in 31 bytes). Our scanner's platform data is
+    the Bumble advertisement; for anything else the answer is False."""
+    advertisement = adv.platform_data[0] if adv.platform_data else None
+    data = getattr(advertisement, "data", None)
+    if not isinstance(data, AdvertisingData):
+        return False
+    return (data.get(AdvertisingData.COMPLETE_LOCAL_NAME) is None
+            and data.get(AdvertisingData.SHORTENED_LOCAL_NAME) is not None)

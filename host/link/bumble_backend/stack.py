@@ -11,56 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from bumble import hci
 from bumble.device import Connection, Device, DeviceConfiguration
-from bumble.keys import JsonKeyStore
-from bumble.pairing import PairingConfig, PairingDelegate
+from bumble.pairing import PairingConfig
 from bumble.transport import open_transport
 
-from host.link.identity import bonds_file, load_or_create_identity
+from host.link.bumble_backend.bonds import bond_store
+from host.link.bumble_backend.log_privacy import protect_bumble_logs
+from host.link.bumble_backend.pairing import PasskeyProvider, pairing_config
+from host.link.errors import TransportError
+from host.link.identity import load_or_create_identity
 
 logger = logging.getLogger(__name__)
-
-# Asked for the passkey the earbud shows (speaks); returns the 6-digit number, or None to refuse.
-PasskeyProvider = Callable[[], Awaitable[int | None]]
-
-
-class _PasskeyEntryDelegate(PairingDelegate):
-    """We have a keyboard (the user types the passkey the earbud speaks) and no display.
-
-    Without a provider (no `pair` in progress on this connection) every request is refused, so an earbud can
-    never get itself bonded to us behind the user's back.
-    """
-
-    def __init__(self, provider: PasskeyProvider | None) -> None:
-        super().__init__(
-            io_capability=PairingDelegate.KEYBOARD_INPUT_ONLY,
-            local_initiator_key_distribution=PairingDelegate.DEFAULT_KEY_DISTRIBUTION,
-            local_responder_key_distribution=PairingDelegate.DEFAULT_KEY_DISTRIBUTION,
-        )
-        self._provider = provider
-
-    async def accept(self) -> bool:
-        return self._provider is not None
-
-    async def confirm(self, auto: bool = False) -> bool:
-        return self._provider is not None
-
-    async def compare_numbers(self, number: int, digits: int) -> bool:
-        return False  # we have no display: numeric comparison cannot be confirmed honestly
-
-    async def get_number(self) -> int | None:
-        if self._provider is None:
-            return None
-        passkey = await self._provider()
-        if passkey is None or not 0 <= int(passkey) <= 999999:
-            return None
-        return int(passkey)
-
 
 class BumbleStack:
     """A powered-on Bumble Device on one transport."""
@@ -89,9 +55,11 @@ class BumbleStack:
         try:
             self._transport = await open_transport(self.transport_spec)
         except Exception as error:
-            raise ConnectionError(
-                f"cannot open Bluetooth transport {self.transport_spec!r}: {error}"
+            raise TransportError(
+                f"cannot open Bluetooth transport {self.transport_spec!r}: {error}; check --adapter and that the "
+                "radio or dongle is there"
             ) from error
+        protect_bumble_logs()  # the transport's modules are imported now: their loggers exist
         config = DeviceConfiguration()
         config.name = "Earpiece host"
         config.address = hci.Address(identity.address, hci.Address.RANDOM_DEVICE_ADDRESS)
@@ -99,9 +67,7 @@ class BumbleStack:
         config.identity_address_type = hci.Address.RANDOM_DEVICE_ADDRESS
         config.advertising_data = b""
         device = Device.from_config_with_hci(config, self._transport.source, self._transport.sink)
-        # One bond store for the host identity, whatever controller we run on (the namespace would otherwise be
-        # the controller's public address, which differs between dongles and virtual controllers).
-        device.keystore = JsonKeyStore(namespace=identity.address, filename=str(bonds_file()))
+        device.keystore = bond_store()
         device.pairing_config_factory = self._pairing_config
         device.on(device.EVENT_CONNECTION, self._on_connection)
         await device.power_on()
@@ -151,14 +117,7 @@ class BumbleStack:
                 logger.exception("transport-lost callback failed")
 
     def _pairing_config(self, connection: Connection) -> PairingConfig:
-        provider = self.passkey_providers.get(connection.handle)
-        return PairingConfig(
-            sc=True,
-            mitm=True,
-            bonding=True,
-            delegate=_PasskeyEntryDelegate(provider),
-            identity_address_type=PairingConfig.AddressType.RANDOM,
-        )
+        return pairing_config(self.passkey_providers.get(connection.handle))
 
     async def close(self) -> None:
         device, self.device = self.device, None
@@ -217,23 +176,3 @@ async def held_stack(transport_spec: str) -> AsyncIterator[BumbleStack]:
         yield stack
     finally:
         await release_stack(stack)
-
-
-def bond_store() -> JsonKeyStore:
-    """The host's bond store, usable without opening a transport (e.g. to forget an earbud that is away)."""
-    identity = load_or_create_identity()
-    return JsonKeyStore(namespace=identity.address, filename=str(bonds_file()))
-
-
-async def has_bond(address: str) -> bool:
-    keys = await bond_store().get(address.upper())
-    return keys is not None and (keys.ltk is not None or keys.ltk_central is not None)
-
-
-async def delete_bond(address: str) -> bool:
-    """Remove the bond we hold for `address`; True if there was one."""
-    try:
-        await bond_store().delete(address.upper())
-    except KeyError:
-        return False
-    return True
