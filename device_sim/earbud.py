@@ -29,7 +29,8 @@ from device_sim import __version__
 from device_sim.audio_files import SAMPLE_RATE, WavSink, load_wav_16k_mono, speak_digit_clips
 from device_sim.earbud_gatt import EarbudGatt
 from device_sim.sim_hal import SimHal, write_json_atomic  # also makes `earbud` importable
-from earbud.core import MIC_BLOCK_SAMPLES, MIC_MAX_BLOCKS_PER_TICK, EarbudCore
+from earbud.audio_path import MIC_BLOCK_SAMPLES, MIC_MAX_BLOCKS_PER_TICK
+from earbud.core import EarbudCore
 from protocol import control
 from protocol.audio import FLAG_START
 

@@ -51,3 +51,12 @@ class Hal:
     def clip(self, name):
         """Return a PCM16LE 16 kHz clip ("digit_0".."digit_9"), or None to make the core use tones."""
         return None
+
+
+_TICKS_PERIOD = 1 << 30  # MicroPython's time.ticks_ms wraps here; unbounded clocks work too
+
+
+def ticks_diff(new, old):
+    """new - old in ms for two Hal.ticks_ms() readings, correct across a wrap (for differences under ~6 days)."""
+    half = _TICKS_PERIOD >> 1
+    return ((new - old + half) & (_TICKS_PERIOD - 1)) - half
