@@ -183,7 +183,8 @@ def _read_console(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | No
 
 async def _run_earbud(args: argparse.Namespace) -> int:
     from device_sim.console import QuitRequested, run_command
-    from device_sim.earbud import EarbudError, EarbudOptions, SimulatedEarbud
+    from device_sim.earbud import EarbudOptions, SimulatedEarbud
+    from device_sim.errors import EarbudError
 
     options = EarbudOptions(
         radio=args.radio, name=args.name, mic=args.mic, speaker=args.speaker, state_dir=args.state_dir,
@@ -270,7 +271,7 @@ def _add_swarm_parser(commands) -> None:
 
 
 def _run_swarm_command(args: argparse.Namespace) -> int:
-    from device_sim.earbud import EarbudError
+    from device_sim.errors import EarbudError
     from device_sim.swarm import Swarm, SwarmOptions
 
     async def run() -> int:

@@ -55,7 +55,7 @@ class SwarmEarbud(SimulatedEarbud):
         """The swarm ticks every earbud from one loop (one timer instead of hundreds)."""
 
     def _mic_frames(self) -> list[bytes]:
-        streaming = self.core.streaming and self.connection is not None and not self.core.quiet
+        streaming = self.core.streaming and self.link.connection is not None and not self.core.quiet
         if streaming and not self.was_streaming:
             self._seq, self.stream_frames = 0, 0
             self.stream_started_at = time.time()
@@ -74,8 +74,8 @@ class SwarmEarbud(SimulatedEarbud):
     def swarm_stats(self) -> dict:
         return {
             "name": self.options.name,
-            "address": getattr(self, "address", None),
-            "connected": self.connection is not None,
+            "address": self.address,
+            "connected": self.link.connection is not None,
             "streaming": self.was_streaming,
             "stream_started_at": self.stream_started_at,
             "stream_frames": self.stream_frames,

@@ -10,7 +10,7 @@ import pytest
 
 from device_sim import sim_hal
 from device_sim.audio_files import AudioFileError, load_wav_16k_mono
-from device_sim.earbud import advertising_data
+from device_sim.earbud_link import advertising_data
 from tests.sim.wavs import rms, write_tone_wav
 
 

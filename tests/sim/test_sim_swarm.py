@@ -98,8 +98,8 @@ def test_a_swarm_earbud_pairs_with_the_fixed_passkey_and_streams_the_pre_encoded
 def test_a_swarm_earbud_plays_reply_audio_out_of_its_speaker(tmp_path):
     earbud = SwarmEarbud(EarbudOptions(radio="unused", name="Earpiece-Swarm-000", state_dir=tmp_path), print,
                          encode_clip(bytes(2 * TICK_SAMPLES)), offset=0)
-    earbud.hal = SimHal([b""], tmp_path / "core_state.json")
-    earbud.core = EarbudCore(earbud.hal)
+    hal = SimHal([b""], tmp_path / "core_state.json")
+    earbud.use_core(hal, EarbudCore(hal))
     earbud.core.connected()
     encoder = FrameEncoder(CODEC_ADPCM)
     reply = encoder.encode(bytes(2 * 5 * TICK_SAMPLES)) + encoder.flush()  # flush: the END frame
