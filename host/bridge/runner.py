@@ -74,9 +74,12 @@ class EarbudRunner:
     # --- earbud -> host ------------------------------------------------------------------------------------------
     async def _pump_audio(self) -> None:
         while True:
-            pcm = await self.link.audio.get()
-            self._received += 1
-            await self.session.feed_audio(pcm)
+            await self.process_audio(await self.link.audio.get())
+
+    async def process_audio(self, pcm: bytes) -> None:
+        """One chunk of decoded mic audio from the link, to the session (which drops it if quiet began meanwhile)."""
+        self._received += 1
+        await self.session.feed_audio(pcm)
 
     async def _pump_messages(self) -> None:
         while True:

@@ -1,22 +1,23 @@
-"""The bridge's per-earbud logic without a radio: a real EarbudRunner (quiet record, link quiet gate, ADPCM decode,
-DeviceSession with real models) fed encoded audio frames as bleak would deliver them, faster than real time.
-
-Only the Bluetooth transport is left out: the link counts as connected, control writes are recorded, and the
-"earbud" answers GET_STATUS with the quiet state it was last told (as the firmware core does).
+"""The bridge's per-earbud logic without a radio: a real EarbudRunner (quiet controller and registry, the link's
+quiet gate, ADPCM decode, DeviceSession with real models) and the real earbud core (the firmware's), wired by
+function calls instead of Bluetooth. The earbud's mic frames are made here (so a misbehaving earbud can be played
+too) and fed as bleak would deliver them, faster than real time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import os
 from pathlib import Path
 
+import device_sim.firmware  # noqa: F401  (makes the firmware's `earbud` package importable)
+from device_sim.sim_hal import SimHal
+from earbud.core import EarbudCore
+from host.bridge.quiet import QuietController
 from host.bridge.runner import EarbudRunner
 from host.link.earbud_link import EarbudLink
-from host.link.registry import PairedDevice
+from host.link.registry import DeviceRegistry
 from host.pipeline.audio import silence
-from host.bridge.quiet import QuietBook
-from protocol import control
 from protocol.audio import FrameEncoder
 
 ADDRESS = "C0:11:22:33:44:55"
@@ -30,28 +31,31 @@ def wake_then(speech, text: str, tail_s: float) -> bytes:
 
 
 class WiredLink(EarbudLink):
-    """An EarbudLink whose radio is a list: connected, control writes recorded, GET_STATUS answered."""
+    """The real EarbudLink (its protocol object, queues, status waiters and quiet gate) whose radio is a function call
+    to the real earbud core: control writes go to `EarbudCore.control_written`, and whatever the core notifies comes
+    back through the link's own notification handler. Only bleak and Bumble are left out."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, earbud: EarbudCore, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.sent: list[object] = []
-        self.earbud_quiet = False
-        self.earbud_source = control.QUIET_SOURCE_HOST
+        self.earbud = earbud
+        self.sent: list[object] = []  # every control message the host wrote, in order
 
     @property
     def connected(self) -> bool:
         return True
 
     async def send_control(self, message) -> None:
-        for item in message if isinstance(message, list) else [message]:
-            self.sent.append(item)
-            if isinstance(item, control.SetQuiet):
-                self.earbud_quiet, self.earbud_source = bool(item.quiet), item.source
+        self.sent.extend(message if isinstance(message, list) else [message])
+        self.earbud.control_written(self.protocol.encode_control(message))
+        self.deliver_notifications()
 
-    async def request_status(self, timeout: float = 3.0) -> control.Status:
-        return control.Status(self.earbud_quiet, False, False, self.earbud_source, 90, 1, 80, 0, 600, "test")
+    def deliver_notifications(self) -> None:
+        for value in self.earbud.take_notifications():
+            self._on_status_notification(None, bytearray(value))  # what bleak calls
 
     async def send_audio_frame(self, frame: bytes) -> bool:
+        self.earbud.audio_down_written(frame)
+        self.protocol.audio_sent(frame, True)
         return True
 
 
@@ -59,28 +63,50 @@ class Rig:
     """`async with Rig(engines, tmp_path) as rig:` (inside the event loop); the runner is closed however it ends."""
 
     def __init__(self, engines, tmp_path: Path) -> None:
-        device = PairedDevice(ADDRESS, "Earpiece-Rig", "sim:127.0.0.1:9", time.time())
-        self.book = QuietBook(tmp_path / "quiet.json")
-        self.runner = EarbudRunner(device, engines, "sim:127.0.0.1:9", self.book, link_class=WiredLink)
-        self.link: WiredLink = self.runner.link  # type: ignore[assignment]
+        home = tmp_path / "home"
+        os.environ["EARPIECE_HOME"] = str(home)  # the registry (and the quiet record in it) of this test alone
+        registry = DeviceRegistry(home / "data" / "devices.sqlite3")
+        device = registry.add(ADDRESS, "Earpiece-Rig", "sim:127.0.0.1:9")
+        self.quiet = QuietController(registry)
+        self.earbud = EarbudCore(SimHal([], tmp_path / "earbud-state.json"))
+        self.earbud.connected()
+        self.earbud.set_streaming(True)
+        self.runner = EarbudRunner(device, engines, "sim:127.0.0.1:9", self.quiet)
+        # The runner's link, swapped for one wired to the earbud core (the runner reads `runner.link` each time).
+        self.link = WiredLink(self.earbud, ADDRESS, adapter="sim:127.0.0.1:9", name=device.name,
+                              reconnect=False)
+        self.link.quiet = self.runner.link.quiet
+        self.runner.link = self.link
         self.session = self.runner.session
         self.encoder = FrameEncoder()
-        self.fed: list[tuple[bytes, bool]] = []  # (PCM chunk the session was given, runner quiet at the time)
+        self.fed: list[tuple[bytes, bool]] = []  # (PCM chunk the session was given, quiet at the time)
         feed = self.session.feed_audio
 
         async def recording_feed(pcm: bytes) -> None:
-            self.fed.append((pcm, self.runner.quiet))
+            self.fed.append((pcm, self.quiet.is_quiet(ADDRESS)))
             await feed(pcm)
 
         self.session.feed_audio = recording_feed  # type: ignore[method-assign]
-        # Reply audio leaves through the real pacer (runner.close() stops it).
-        self.runner._tasks = [asyncio.get_running_loop().create_task(self.runner.pacer.run())]
+        # Reply audio leaves through the real pacer; status messages go to the runner as its pump would send them.
+        loop = asyncio.get_running_loop()
+        self.runner._tasks = [loop.create_task(self.runner.pacer.run()), loop.create_task(self.runner._pump_messages())]
 
     async def __aenter__(self) -> Rig:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.runner.close()
+        os.environ.pop("EARPIECE_HOME", None)
+
+    @property
+    def earbud_quiet(self) -> bool:
+        """What the earbud core itself holds (its mic is off when True)."""
+        return bool(self.earbud.quiet)
+
+    async def settle(self) -> None:
+        """Let the runner handle what the earbud notified."""
+        for _ in range(5):
+            await asyncio.sleep(0)
 
     async def mic(self, pcm: bytes) -> None:
         """The earbud's mic audio: encoded into frames, notified, decoded by the link, processed by the runner."""

@@ -8,7 +8,6 @@ import random
 
 import numpy as np
 
-from host.bridge.bridge import set_quiet
 from host.system.demo import last_voiced_sample
 from host.pipeline.audio import silence
 from protocol import control
@@ -40,18 +39,18 @@ def test_200_quiet_toggles_interleaved_with_wake_words(engines, speech, tmp_path
                 # Quiet: now, or after part of the request was spoken.
                 if rng.random() < 0.5:
                     await rig.mic(speech("What time")[: rng.randrange(FRAME_BYTES, 8000, 2)])
-                result = await set_quiet(runner, True)
-                assert result["ok"] and result["quiet"] and session.state == "quiet"
-                processed = runner.counters["frames_processed"]
-                dropped = runner.counters["frames_dropped_quiet"]
+                result = await runner.set_quiet(True)
+                assert result.ok and result.quiet and session.state == "quiet"
+                processed = runner.status().frames_processed
+                dropped = runner.status().frames_dropped_quiet
                 # A wake word said in quiet (the earbud should not even send it) is dropped at the gate, counted.
                 await rig.mic(wake)
                 assert wake_count(rig) == before + 1
-                assert runner.counters["frames_processed"] == processed
-                assert runner.counters["frames_dropped_quiet"] == dropped + len(wake) // FRAME_BYTES
+                assert runner.status().frames_processed == processed
+                assert runner.status().frames_dropped_quiet == dropped + len(wake) // FRAME_BYTES
 
-                result = await set_quiet(runner, False)
-                assert result["ok"] and not result["quiet"] and session.state == "idle"
+                result = await runner.set_quiet(False)
+                assert result.ok and not result.quiet and session.state == "idle"
                 rig.restart_stream()
             assert session.stats["audio_ignored_quiet"] == 0  # the gate stopped every quiet frame before the session
             assert all(not quiet for _, quiet in rig.fed)
@@ -92,15 +91,15 @@ def test_audio_from_before_quiet_never_reaches_the_recognizer_after_it(engines, 
             # A request cut short by quiet is never recognized.
             await rig.mic(silence(2.0) + wake_then(speech, "Tell me about the secret plan", 0))
             assert session.listening
-            await set_quiet(runner, True)
+            await runner.set_quiet(True)
             assert heard_by_asr == [] and session.stats["asr_runs"] == 0
-            await set_quiet(runner, False)
+            await runner.set_quiet(False)
             rig.restart_stream()
             # Words heard while idle fill the pre-roll; then quiet; then, right after it, the button and a request.
             await rig.mic(silence(2.0) + trim_end(speech("Banana pineapple strawberry.")))  # ends mid-sound
             before_quiet = [pcm for pcm, _ in rig.fed if loud(pcm)]
-            await set_quiet(runner, True)
-            await set_quiet(runner, False)
+            await runner.set_quiet(True)
+            await runner.set_quiet(False)
             rig.restart_stream()
             await runner.handle_message(control.Button(control.BUTTON_PRESS))
             assert session.listening
@@ -123,7 +122,7 @@ def test_a_turn_being_worked_out_when_quiet_begins_is_dropped(engines, speech, t
             runner, session = rig.runner, rig.session
             await rig.mic(silence(2.0) + wake_then(speech, "What time is it?", 0.8))
             assert session.replying  # recognition (or the answer) is under way
-            await set_quiet(runner, True)
+            await runner.set_quiet(True)
             await session.wait_idle()
             await asyncio.sleep(1.0)  # a recognition already running in its thread finishes: its result is unused
             assert not [t for t in session.turns if t.outcome == "answered"] and session.stats["turns"] == 0
@@ -141,7 +140,7 @@ def test_voice_enters_quiet_with_a_spoken_confirmation_then_an_earcon(engines, s
             await session.wait_idle()
             [turn] = session.turns
             assert turn.outcome == "answered" and "quiet" in turn.reply.text.lower()
-            assert runner.quiet and rig.book.get(runner.device.address).source_name == "voice"
+            assert rig.quiet.is_quiet(runner.address) and rig.quiet.state(runner.address).source_name == "voice"
             assert runner.pacer.stats["frames_sent"] > 0  # the confirmation was spoken
             quiet_msgs = [m for m in rig.link.sent if isinstance(m, control.SetQuiet)]
             assert quiet_msgs == [control.SetQuiet(True, control.QUIET_SOURCE_VOICE)]
@@ -151,9 +150,9 @@ def test_voice_enters_quiet_with_a_spoken_confirmation_then_an_earcon(engines, s
                 await asyncio.sleep(0.05)
             assert control.PlayCue(control.CUE_QUIET_ON) in rig.link.sent
             # Voice can only enter quiet: with the mic stopped nothing is heard, so "stop being quiet" cannot arrive.
-            processed = runner.counters["frames_processed"]
+            processed = runner.status().frames_processed
             await rig.mic(speech(WAKE))
-            assert runner.counters["frames_processed"] == processed and runner.quiet
+            assert runner.status().frames_processed == processed and rig.quiet.is_quiet(runner.address)
 
     asyncio.run(scenario())
 
@@ -162,19 +161,22 @@ def test_the_switch_holds_quiet_against_the_host(engines, tmp_path):
     async def scenario() -> None:
         async with Rig(engines, tmp_path) as rig:
             runner = rig.runner
-            await runner.handle_message(control.Status(True, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
-                                                       600, "test"))
-            assert runner.quiet and rig.session.state == "quiet"
-            result = await set_quiet(runner, False)
-            assert not result["ok"] and "switch" in result["error"] and runner.quiet
-            assert not any(isinstance(m, control.SetQuiet) for m in rig.link.sent)
-            # The earbud claiming "listening" without its switch does not unquiet the host; it is told again.
+            rig.earbud.switch_changed(True)  # the user's hand, on the real earbud core
+            rig.link.deliver_notifications()
+            await rig.settle()
+            assert rig.quiet.state(runner.address).held_by_switch and rig.session.state == "quiet"
+            result = await runner.set_quiet(False)
+            assert not result.ok and "switch" in result.error and rig.quiet.is_quiet(runner.address)
+            assert not any(isinstance(m, control.SetQuiet) for m in rig.link.sent) and rig.earbud_quiet
+            # An earbud claiming "listening" without its switch does not unquiet the host; it is told again.
             await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_HOST, 90, 1, 80, 0,
                                                        600, "test"))
-            assert runner.quiet and rig.link.sent[-1] == control.SetQuiet(True, control.QUIET_SOURCE_HOST)
+            assert rig.quiet.is_quiet(runner.address)
+            assert rig.link.sent[-1] == control.SetQuiet(True, control.QUIET_SOURCE_HOST)
             # The switch moved back: believed.
-            await runner.handle_message(control.Status(False, False, False, control.QUIET_SOURCE_SWITCH, 90, 1, 80, 0,
-                                                       600, "test"))
-            assert not runner.quiet and rig.session.state == "idle"
+            rig.earbud.switch_changed(False)
+            rig.link.deliver_notifications()
+            await rig.settle()
+            assert not rig.quiet.is_quiet(runner.address) and rig.session.state == "idle" and not rig.earbud_quiet
 
     asyncio.run(scenario())
