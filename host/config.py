@@ -58,7 +58,7 @@ class EndpointSettings:
 @dataclass(frozen=True)
 class AsrSettings:
     engine: str = setting("auto", "speech recognizer: auto (vosk if a vosk model for the language is installed, "
-                          "else whisper), vosk or whisper", choices=("auto", "vosk", "whisper"))
+                          "else whisper), moonshine, whisper or vosk", choices=("auto", "moonshine", "whisper", "vosk"))
     model_dir: str = setting("", "model folder for the chosen engine (empty: the installed model for the language)")
     language: str = setting("en", "language code of what you say, e.g. en")
 

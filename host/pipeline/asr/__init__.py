@@ -1,7 +1,8 @@
-"""Speech recognition behind one interface (`AsrEngine`): vosk (streaming) or faster-whisper (tiny.en).
+"""Speech recognition behind one interface (`AsrEngine`): Moonshine base, faster-whisper (tiny.en) or vosk.
 
 Choice (`[asr] engine`): "auto" takes vosk when a vosk model for `[asr] language` is installed (or `model_dir`
-points at one), else whisper, which has an English model from PyPI (`earpiece models install`).
+points at one), else the English default, AUTO_ENGLISH; Moonshine and whisper have English models from PyPI
+(`earpiece models install`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ from host.pipeline.asr.base import AsrEngine, AsrStream
 
 __all__ = ["AsrEngine", "AsrStream", "choose_engine", "load_engine"]
 
+AUTO_ENGLISH = "whisper"  # what "auto" runs when no vosk model is installed
+
+
+def _looks_like_moonshine(folder: Path) -> bool:
+    return (folder / "encoder_model.ort").is_file()
+
 
 def choose_engine(settings: AsrSettings, models_root: Path | None = None) -> tuple[str, Path]:
     """(engine name, model folder) for the settings. Raises models.ModelError naming what to install."""
@@ -21,9 +28,10 @@ def choose_engine(settings: AsrSettings, models_root: Path | None = None) -> tup
     engine = settings.engine
     if engine == "auto":
         if explicit is not None:
-            engine = "vosk" if models.looks_like_vosk_model(explicit) else "whisper"
+            engine = ("vosk" if models.looks_like_vosk_model(explicit)
+                      else "moonshine" if _looks_like_moonshine(explicit) else "whisper")
         else:
-            engine = "vosk" if models.find_vosk_model(settings.language, models_root) else "whisper"
+            engine = "vosk" if models.find_vosk_model(settings.language, models_root) else AUTO_ENGLISH
     if engine == "vosk":
         folder = explicit or models.find_vosk_model(settings.language, models_root)
         if folder is None:
@@ -32,13 +40,20 @@ def choose_engine(settings: AsrSettings, models_root: Path | None = None) -> tup
         if not models.looks_like_vosk_model(folder):
             raise models.ModelError(f"{folder} is not a vosk model folder (no am/final.mdl): fix [asr] model_dir")
         return "vosk", folder
+    if settings.language != "en" and explicit is None:
+        raise models.ModelError(f"no speech model for language {settings.language!r}: install a vosk model "
+                                f"(`earpiece models get vosk-{settings.language} --url URL`) or set [asr] model_dir")
+    if engine == "moonshine":
+        if explicit is None:
+            return "moonshine", models.moonshine_model_dir(models_root)
+        if not _looks_like_moonshine(explicit):
+            raise models.ModelError(f"{explicit} is not a moonshine model (no encoder_model.ort): "
+                                    "fix [asr] model_dir")
+        return "moonshine", explicit
     if explicit is not None:
         if not (explicit / "model.bin").is_file():
             raise models.ModelError(f"{explicit} is not a CTranslate2 whisper model (no model.bin): fix [asr] model_dir")
         return "whisper", explicit
-    if settings.language != "en":
-        raise models.ModelError(f"no speech model for language {settings.language!r}: install a vosk model "
-                                f"(`earpiece models get vosk-{settings.language} --url URL`) or set [asr] model_dir")
     return "whisper", models.whisper_model_dir(models_root)
 
 
@@ -48,6 +63,10 @@ def load_engine(settings: AsrSettings, models_root: Path | None = None) -> AsrEn
         from host.pipeline.asr.vosk_engine import VoskEngine
 
         return VoskEngine(folder)
+    if engine == "moonshine":
+        from host.pipeline.asr.moonshine_engine import MoonshineEngine
+
+        return MoonshineEngine(folder)
     from host.pipeline.asr.whisper_engine import WhisperEngine
 
     return WhisperEngine(folder, language=settings.language)
