@@ -7,12 +7,17 @@ processed, dropped), by its wake-word count, and by the CPU the bridge burns.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from host.pipeline.audio import silence
 from tests.system_rig import System
+
+pytestmark = pytest.mark.e2e
 
 WINDOW_S = 10.0
 MAX_QUIET_CPU_PERCENT = 2.0  # of one core, the whole bridge process, one quiet earbud (the issue's bound)
@@ -193,3 +198,44 @@ def test_the_earbud_stats_file_is_rewritten_atomically_every_second(tmp_path, wa
             seen.add(earbud.stats_path.stat().st_mtime_ns)
             time.sleep(0.02)
         assert len(seen) >= 3
+
+
+@pytest.fixture
+def full_data_disk(tmp_path):
+    """A 4 MB tmpfs as the bridge's data folder (EARPIECE_HOME/data), and a way to fill it (root only: mount)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system for the bridge's data needs root")
+    data = tmp_path / "home" / "data"
+    data.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(data)], check=True)
+
+    def fill() -> None:
+        with open(data / "filler", "wb") as filler:
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError:
+                pass
+
+    yield data, fill
+    subprocess.run(["umount", "-l", str(data)], check=False)
+
+
+def test_quiet_on_with_the_data_disk_full_silences_the_earbud(start_system, full_data_disk, wake_loop):
+    data, fill = full_data_disk
+    system = start_system(wake_loop * 3)
+    wait_for_wake(system, 0)
+    fill()
+    result = system.cli("quiet", "on", system.name, "--json", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    status, earbud = assert_quiet_everywhere(system, "host")
+    sent = earbud["audio_frames_sent"]
+    time.sleep(2.5)
+    assert system.earbud.fresh_stats()["audio_frames_sent"] == sent  # the microphone is off: nothing leaves it
+    assert not [p for p in Path(data).iterdir() if p.name.startswith(".quiet-")]  # no temporary files left
+    (data / "filler").unlink()
+    off = system.cli("quiet", "off", system.name, "--json")
+    assert off.returncode == 0
+    wait_for_wake(system, status["wake_detections"])
