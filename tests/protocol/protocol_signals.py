@@ -7,7 +7,6 @@ import functools
 import os
 import subprocess
 import tempfile
-import warnings
 import wave
 
 import numpy as np
@@ -15,14 +14,6 @@ import soxr
 
 SAMPLE_RATE = 16000
 SPEECH_TEXT = "Hey earpiece, what is on my calendar tomorrow morning? Remind me to call Anna at nine."
-
-
-def import_audioop():
-    """CPython's audioop (3.11 still has it), the reference for IMA-ADPCM, without its DeprecationWarning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import audioop
-    return audioop
 
 
 @functools.lru_cache(maxsize=None)
