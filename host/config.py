@@ -83,6 +83,15 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class MemorySettings:
+    history_days: float = setting(1.0, "days the conversation history is kept (0: none is kept); facts you ask "
+                                  "me to remember stay until you forget them", minimum=0.0)
+    history_turns: int = setting(6, "how many past exchanges the conversation model is given", minimum=0,
+                                 maximum=50)
+    forget_on_quiet: bool = setting(False, "going quiet also forgets the conversation history")
+
+
+@dataclass(frozen=True)
 class Config:
     link: LinkSettings = field(default_factory=LinkSettings)
     wake: WakeSettings = field(default_factory=WakeSettings)
@@ -91,6 +100,7 @@ class Config:
     tts: TtsSettings = field(default_factory=TtsSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {section.name: {f.name: getattr(getattr(self, section.name), f.name)
