@@ -23,6 +23,7 @@ import bisect
 import json
 import logging
 import re
+import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -105,63 +106,52 @@ class StreamProbe:
         return stats.sequence_gaps + stats.audio_queue_dropped
 
 
-async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> dict:
-    from host.system import simulator
-    from host.bridge.bridge import Bridge
+async def measure(engines, max_devices: int, deadline: float) -> dict:
     from host.bridge.runner import EarbudRunner
-    from host.link.adapter import resolve_adapter
-    from host.link.earbuds import pair_earbud
-    from host.link.registry import DeviceRegistry
+    from host.system.harness import SystemHarness
     from host.system.simulator import SimProcess
 
-    mic = workdir / "mic.wav"
-    _mic_wav(engines, mic)
-    radio = simulator.start_radio(log_dir=workdir)
-    swarm = None
     steps: list[dict] = []
-    try:
-        stats_path = workdir / "swarm.json"
-        swarm = SimProcess(["swarm", "--radio", radio.address, "--count", str(max_devices), "--mic", str(mic),
-                            "--state-dir", str(workdir / "swarm"), "--passkey", str(PASSKEY),
-                            "--stats", str(stats_path)], workdir / "swarm.log")
-        swarm.wait_for_line(r"^swarm of \d+ earbuds advertising$", 60 + max_devices)
-        addresses = [m.group(1) for line in swarm.lines
-                     if (m := re.match(r"^earbud \S+ advertising as ([0-9A-F:]{17})$", line))]
-        adapter = resolve_adapter(f"sim:{radio.address}")
-        registry = DeviceRegistry()
+    with tempfile.TemporaryDirectory(prefix="earpiece-bench-capacity-") as scratch:
+        workdir = Path(scratch)
+        mic = workdir / "mic.wav"
+        _mic_wav(engines, mic)
+        # No earbuds of the harness's own: the swarm is one process of many. The bridge starts with none either.
+        async with SystemHarness(engines=engines, workdir=workdir) as system:
+            stats_path = workdir / "swarm.json"
+            swarm = system.adopt(SimProcess(
+                ["swarm", "--radio", system.radio.address, "--count", str(max_devices), "--mic", str(mic),
+                 "--state-dir", str(workdir / "swarm"), "--passkey", str(PASSKEY), "--stats", str(stats_path)],
+                workdir / "swarm.log"))
+            await asyncio.to_thread(swarm.wait_for_line, r"^swarm of \d+ earbuds advertising$", 60 + max_devices)
+            addresses = [m.group(1) for line in swarm.lines
+                         if (m := re.match(r"^earbud \S+ advertising as ([0-9A-F:]{17})$", line))]
+            gate = asyncio.Semaphore(PAIR_CONCURRENCY)
 
-        async def passkey_provider() -> int:
-            return PASSKEY
+            async def pair(address: str):
+                async with gate:
+                    for attempt in range(3):
+                        try:
+                            return await system.pair(address, PASSKEY)
+                        except Exception as error:  # noqa: BLE001 - a busy radio: try again
+                            log.warning("capacity: pairing %s failed (%s), again", address, error)
+                            await asyncio.sleep(0.5)
+                    return await system.pair(address, PASSKEY)
 
-        gate = asyncio.Semaphore(PAIR_CONCURRENCY)
-
-        async def pair(address: str):
-            async with gate:
-                for attempt in range(3):
-                    try:
-                        return await pair_earbud(adapter, address, passkey_provider, registry=registry)
-                    except Exception as error:  # noqa: BLE001 - a busy radio: try again
-                        log.warning("capacity: pairing %s failed (%s), again", address, error)
-                        await asyncio.sleep(0.5)
-                return await pair_earbud(adapter, address, passkey_provider, registry=registry)
-
-        # Pair every earbud first (scripted, fixed passkey): pairing while others stream would load the bridge.
-        started = time.monotonic()
-        paired = await asyncio.gather(*(pair(address) for address in addresses))
-        log.warning("capacity: paired %d earbuds in %.0f s", len(paired), time.monotonic() - started)
-
-        bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[], control_server=False)
-        await bridge.start()
-        probes: dict[str, StreamProbe] = {}
-        step_s = 0.0  # how long the last step took: the next one must fit in what is left
-        try:
+            # Pair every earbud first (scripted, fixed passkey): pairing while others stream would load the bridge.
+            started = time.monotonic()
+            paired = await asyncio.gather(*(pair(address) for address in addresses))
+            log.warning("capacity: paired %d earbuds in %.0f s", len(paired), time.monotonic() - started)
+            bridge = system.bridge
+            probes: dict[str, StreamProbe] = {}
+            step_s = 0.0  # how long the last step took: the next one must fit in what is left
             for count in range(STEP, max_devices + 1, STEP):
                 if time.monotonic() + max(step_s * 1.3, SETTLE_S + WINDOW_S + 10) > deadline:
                     log.warning("capacity: out of time before %d devices", count)
                     break
                 step_started = time.monotonic()
                 for device in paired[count - STEP: count]:
-                    runner = EarbudRunner(device, engines, adapter, bridge.quiet_book)
+                    runner = EarbudRunner(device, engines, system.adapter, bridge.quiet_book)
                     bridge.runners[device.address] = runner
                     probes[device.address] = StreamProbe(runner)
                     await runner.start()
@@ -201,17 +191,6 @@ async def measure(engines, max_devices: int, workdir: Path, deadline: float) -> 
                 log.warning("capacity step (%.0f s): %s", step_s, step)
                 if not ok:
                     break
-        finally:
-            # An overloaded bridge can take long to say goodbye to every link; the processes are stopped anyway,
-            # and the result must not be lost to the harness's time limit.
-            try:
-                await asyncio.wait_for(bridge.close(), timeout=15)
-            except asyncio.TimeoutError:
-                log.warning("capacity: the bridge took over 15 s to close; stopping the processes instead")
-    finally:
-        for process in (swarm, radio):
-            if process is not None:
-                process.stop()
     passed = [s["devices"] for s in steps if s["ok"]]
     return {
         "max_listening_devices": max(passed) if passed else 0,
@@ -242,15 +221,10 @@ def _swarm_drops(swarm: dict) -> int:
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host.system.demo import throwaway_home
-
     deadline = time.monotonic() + budget_s
     engines = load_engines()
-    workdir, restore_home = throwaway_home("earpiece-bench-capacity-")  # registry and bonds; models already loaded
     try:
-        section = asyncio.run(measure(engines, QUICK_MAX_DEVICES if quick else MAX_DEVICES, workdir,
-                                      deadline - 10))
+        section = asyncio.run(measure(engines, QUICK_MAX_DEVICES if quick else MAX_DEVICES, deadline - 10))
     finally:
-        restore_home()
         engines.close()
     return {"capacity": section}

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -35,10 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import percentile  # noqa: E402
-from host.system import simulator  # noqa: E402
-from host.link.adapter import resolve_adapter  # noqa: E402
 from host.link.earbud_link import EarbudLink  # noqa: E402
-from host.link.earbuds import pair_earbud  # noqa: E402
+from host.system import simulator  # noqa: E402
+from host.system.harness import EarbudSpec, SystemHarness  # noqa: E402
 from protocol import gatt  # noqa: E402
 from protocol.audio import CODEC_ADPCM, FrameEncoder, decode_frame  # noqa: E402
 
@@ -70,16 +68,11 @@ def align(source: np.ndarray, received: np.ndarray) -> int:
 
 
 async def run_duplex(workdir: Path, label: str, seconds: float, **radio_args) -> dict:
+    workdir.mkdir()
     source = write_mic(workdir / "mic.wav")
-    radio = simulator.start_radio(log_dir=workdir, **radio_args)
-    earbud = simulator.start_earbud(radio, "Bench", state_dir=workdir / f"earbud-{label}", mic=[workdir / "mic.wav"],
-                                    speaker=workdir / f"speaker-{label}.wav", passkey=PASSKEY)
-    adapter = resolve_adapter(f"sim:{radio.address}")
-    try:
-        async def passkey() -> int:
-            return PASSKEY
-
-        await pair_earbud(adapter, earbud.address, passkey)
+    spec = EarbudSpec("Bench", mic=[workdir / "mic.wav"], speaker=workdir / "speaker.wav", passkey=PASSKEY)
+    async with SystemHarness([spec], bridge=None, radio_args=radio_args, workdir=workdir) as system:
+        radio, earbud, adapter = system.radio, system.earbuds[0], system.adapter
         arrivals: list[tuple[float, bytes]] = []
         link = EarbudLink(earbud.address, adapter=adapter, stream_audio=False,
                           on_audio_frame=lambda data: arrivals.append((time.monotonic(), data)))
@@ -108,9 +101,6 @@ async def run_duplex(workdir: Path, label: str, seconds: float, **radio_args) ->
         }
         stats = link.stats.to_json()
         await link.close()
-    finally:
-        earbud.stop()
-        radio.stop()
 
     frames = [(t, decode_frame(d)) for t, d in arrivals]
     pcm = np.frombuffer(b"".join(f.pcm() for _, f in frames), dtype="<i2")
@@ -137,23 +127,15 @@ async def run_duplex(workdir: Path, label: str, seconds: float, **radio_args) ->
 
 
 async def run_reconnect(workdir: Path, seconds: float, every_s: float) -> dict:
-    radio = simulator.start_radio(log_dir=workdir, disconnect_every_s=every_s)
-    earbud = simulator.start_earbud(radio, "Bench", state_dir=workdir / "earbud-reconnect", passkey=PASSKEY)
-    adapter = resolve_adapter(f"sim:{radio.address}")
     events: list[tuple[float, bool]] = []
-    try:
-        async def passkey() -> int:
-            return PASSKEY
-
-        await pair_earbud(adapter, earbud.address, passkey)
-        link = EarbudLink(earbud.address, adapter=adapter, on_connection=lambda up: events.append((time.monotonic(), up)))
+    async with SystemHarness([EarbudSpec("Bench", passkey=PASSKEY)], bridge=None, workdir=workdir,
+                             radio_args={"disconnect_every_s": every_s}) as system:
+        link = EarbudLink(system.earbuds[0].address, adapter=system.adapter,
+                          on_connection=lambda up: events.append((time.monotonic(), up)))
         await link.connect(timeout=30)
         await asyncio.sleep(seconds)
         stats = link.stats.to_json()
         await link.close()
-    finally:
-        earbud.stop()
-        radio.stop()
     times = [b[0] - a[0] for a, b in zip(events, events[1:]) if not a[1] and b[1]]
     return {
         "disconnect_every_s": every_s,
@@ -167,11 +149,11 @@ async def run_reconnect(workdir: Path, seconds: float, every_s: float) -> dict:
 
 async def main_async(seconds: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="earpiece-bench-link-") as scratch:
-        workdir = Path(scratch)
-        os.environ["EARPIECE_HOME"] = str(workdir / "home")
-        ideal = await run_duplex(workdir, "ideal", seconds)
-        lossy = await run_duplex(workdir, "30ms-10pct", seconds, interval_ms=30, retransmit_prob=0.1, seed=1)
-        reconnect = await run_reconnect(workdir, max(seconds, 8.0), every_s=3.0)
+        workdir = Path(scratch)  # a folder (and an EARPIECE_HOME) per run
+        ideal = await run_duplex(workdir / "ideal", "ideal", seconds)
+        lossy = await run_duplex(workdir / "lossy", "30ms-10pct", seconds, interval_ms=30, retransmit_prob=0.1,
+                                 seed=1)
+        reconnect = await run_reconnect(workdir / "reconnect", max(seconds, 8.0), every_s=3.0)
     return {"duplex": [ideal, lossy], "reconnect": reconnect}
 
 

@@ -15,30 +15,29 @@ Section `quiet` (percent of one core, host process):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench.common import Unavailable, install_models
+from host.system.harness import EARPIECE
 from host.system.simulator import cpu_seconds
 
 SECTIONS = {"quiet": ("cpu_percent_per_device",)}
 BUDGET_S = 90.0
 TARGET_QUIET_PERCENT = 0.5
-PASSKEY = 135790
 SPEECH = "The weather is mild today. The birds are singing in the garden, and the tea is getting cold."
-EARPIECE = Path(sys.executable).parent / "earpiece"
 
 
-def cpu_percent(pid: int, seconds: float) -> float:
+async def cpu_percent(pid: int, seconds: float) -> float:
     """Percent of one core the process used over the next `seconds`."""
     cpu, wall = cpu_seconds(pid), time.monotonic()
-    time.sleep(seconds)
+    await asyncio.sleep(seconds)
     return 100 * (cpu_seconds(pid) - cpu) / (time.monotonic() - wall)
 
 
@@ -52,77 +51,47 @@ def write_mic(path: Path) -> None:
     write_wav(path, read_wav(spoken) + silence(1.0))
 
 
-def measure(workdir: Path, models_root: Path, devices: int, window_s: float) -> dict:
-    from host.bridge import control_socket
-    from host.system import simulator
+async def measure(models_root: Path, devices: int, window_s: float) -> dict:
+    from host.system.harness import EarbudSpec, SystemHarness, bridge_env
 
-    mic = workdir / "mic.wav"
-    write_mic(mic)
-    home = workdir / "home"
-    processes: list = []
-    bridge = None
-    try:
-        radio = simulator.start_radio(log_dir=workdir)
-        processes.append(radio)
-        env = {**os.environ, "EARPIECE_HOME": str(home), "EARPIECE_ADAPTER": f"sim:{radio.address}",
-               "EARPIECE_MODELS_DIR": str(models_root)}
-        earbuds = []
-        for index in range(devices):
-            earbud = simulator.start_earbud(radio, f"Earpiece-Bench-{index}", state_dir=workdir / f"earbud-{index}",
-                                            mic=[mic], passkey=PASSKEY)
-            processes.append(earbud)
-            earbuds.append(earbud)
-            subprocess.run([str(EARPIECE), "pair", earbud.address, "--passkey", str(PASSKEY)], env=env, check=True,
-                           capture_output=True, timeout=60)
-        with open(workdir / "bridge.log", "w") as log:  # the child keeps its own copy of the descriptor
-            bridge = subprocess.Popen([str(EARPIECE), "run"], env=env, stdout=subprocess.DEVNULL, stderr=log)
-        sock = home / "run" / "bridge.sock"
-
-        def status() -> list[dict]:
-            return control_socket.request({"cmd": "status", "device": None}, sock)["devices"]
-
-        deadline = time.monotonic() + 60
-        while not (control_socket.bridge_running(sock) and all(d["connected"] for d in status())):
-            if time.monotonic() > deadline or bridge.poll() is not None:
-                raise RuntimeError(f"the bridge did not connect to {devices} earbud(s); see {workdir / 'bridge.log'}")
-            time.sleep(0.3)
-        time.sleep(3.0)  # past connection set-up and the wake-word model's start-up
-        listening = cpu_percent(bridge.pid, window_s)
-        before = status()
-        subprocess.run([str(EARPIECE), "quiet", "on", "--json"], env=env, check=True, capture_output=True, timeout=60)
-        time.sleep(2.0)  # frames already on the air when quiet began
-        during = status()
-        quiet = cpu_percent(bridge.pid, window_s)
-        after = status()
-        processed = sum(a["frames_processed"] - d["frames_processed"] for a, d in zip(after, during))
-        received = sum(a["audio_frames_received"] - d["audio_frames_received"] for a, d in zip(after, during))
-        wake = sum(d["wake_detections"] for d in before)
-        return {
-            "cpu_percent_per_device": round(quiet / devices, 3),
-            "listening_cpu_percent_per_device": round(listening / devices, 3),
-            "bridge_cpu_percent_quiet": round(quiet, 3),
-            "bridge_cpu_percent_listening": round(listening, 3),
-            "devices": devices,
-            "window_s": window_s,
-            # /proc counts CPU in clock ticks: below this a window reads 0.
-            "resolution_percent_per_device": round(100 / os.sysconf("SC_CLK_TCK") / window_s / devices, 3),
-            "frames_received_in_quiet_window": received,
-            "frames_processed_in_quiet_window": processed,
-            "wake_detections_while_listening": wake,
-            "target": f"quiet <= {TARGET_QUIET_PERCENT} % of one core per device",
-            "meets_target": quiet / devices <= TARGET_QUIET_PERCENT,
-            "method": "earpiece run as its own process (radio and earbuds as earpiece-sim processes); /proc CPU "
-                      "time of the bridge over each window, divided by the number of earbuds",
-        }
-    finally:
-        if bridge is not None and bridge.poll() is None:
-            bridge.terminate()
-            try:
-                bridge.wait(15)
-            except subprocess.TimeoutExpired:
-                bridge.kill()
-        for process in reversed(processes):
-            process.stop()
+    with tempfile.TemporaryDirectory(prefix="earpiece-bench-quiet-") as scratch:
+        workdir = Path(scratch)
+        mic = workdir / "mic.wav"
+        write_mic(mic)
+        earbuds = [EarbudSpec(f"Earpiece-Bench-{index}", mic=[mic]) for index in range(devices)]
+        async with SystemHarness(earbuds, bridge="process", workdir=workdir,
+                                 env={"EARPIECE_MODELS_DIR": str(models_root)}) as system:
+            bridge = system.bridge_process
+            await asyncio.sleep(3.0)  # past connection set-up and the wake-word model's start-up
+            listening = await cpu_percent(bridge.pid, window_s)
+            before = bridge.devices()
+            env = bridge_env(system.home, system.radio, EARPIECE_MODELS_DIR=str(models_root))
+            subprocess.run([str(EARPIECE), "quiet", "on", "--json"], env=env, check=True, capture_output=True,
+                           timeout=60)
+            await asyncio.sleep(2.0)  # frames already on the air when quiet began
+            during = bridge.devices()
+            quiet = await cpu_percent(bridge.pid, window_s)
+            after = bridge.devices()
+    processed = sum(a["frames_processed"] - d["frames_processed"] for a, d in zip(after, during))
+    received = sum(a["audio_frames_received"] - d["audio_frames_received"] for a, d in zip(after, during))
+    wake = sum(d["wake_detections"] for d in before)
+    return {
+        "cpu_percent_per_device": round(quiet / devices, 3),
+        "listening_cpu_percent_per_device": round(listening / devices, 3),
+        "bridge_cpu_percent_quiet": round(quiet, 3),
+        "bridge_cpu_percent_listening": round(listening, 3),
+        "devices": devices,
+        "window_s": window_s,
+        # /proc counts CPU in clock ticks: below this a window reads 0.
+        "resolution_percent_per_device": round(100 / os.sysconf("SC_CLK_TCK") / window_s / devices, 3),
+        "frames_received_in_quiet_window": received,
+        "frames_processed_in_quiet_window": processed,
+        "wake_detections_while_listening": wake,
+        "target": f"quiet <= {TARGET_QUIET_PERCENT} % of one core per device",
+        "meets_target": quiet / devices <= TARGET_QUIET_PERCENT,
+        "method": "earpiece run as its own process (radio and earbuds as earpiece-sim processes); /proc CPU "
+                  "time of the bridge over each window, divided by the number of earbuds",
+    }
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
@@ -130,11 +99,7 @@ def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> di
     if shutil.which("espeak-ng") is None:
         raise Unavailable("espeak-ng is not installed (the mic's speech is synthesized with it)")
     devices, window_s = (1, 5.0) if quick else (2, min(15.0, max(5.0, (budget_s - 40) / 2)))
-    workdir = Path(tempfile.mkdtemp(prefix="earpiece-bench-quiet-"))
-    try:
-        return {"quiet": measure(workdir, root, devices, window_s)}
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return {"quiet": asyncio.run(measure(root, devices, window_s))}
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ Section `turn_latency_ms` (bench/common.py, bench/plots.py):
                    tts_first_audio  synthesis of the first sentence
                    hangover_wait    waiting for the endpoint hangover to confirm the utterance ended (speculation
                                     done early) plus the listen-end cue
-                   downlink         reply handed to the pacer -> its first frame received by the earbud
+                   downlink         the reply's first frame leaving the bridge -> received by the earbud
     samples_ms   every turn's latency (the histogram plot)
     per_turn     each answered turn: its index, latency, stages and transcript (for finding slow kinds of turn)
     turns        how many turns were measured (of `turns_spoken`)
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,70 +71,37 @@ def build_mic(engines, turns: int) -> tuple[bytes, list[tuple[float, float]]]:
     return b"".join(parts), windows
 
 
-async def measure(engines, turns: int, workdir: Path) -> dict:
-    from host.system import simulator
-    from host.bridge.bridge import Bridge
+async def measure(engines, turns: int) -> dict:
     from host.system.demo import write_wav
-    from host.link.adapter import resolve_adapter
-    from host.link.earbuds import pair_earbud
-    from host.link.registry import DeviceRegistry
+    from host.system.harness import EarbudSpec, SystemHarness
 
     mic, windows = build_mic(engines, turns)
-    mic_wav = workdir / "mic.wav"
-    write_wav(mic_wav, mic)
-    radio = simulator.start_radio(log_dir=workdir)
-    earbud = None
-    try:
-        passkey = secrets.randbelow(1_000_000)
-        earbud = simulator.start_earbud(radio, "Earpiece-Bench", state_dir=workdir / "earbud", mic=[mic_wav],
-                                        passkey=passkey)
-        adapter = resolve_adapter(f"sim:{radio.address}")
+    results: list[tuple[float, object]] = []  # (wall time the turn was recorded, TurnResult)
 
-        async def passkey_provider() -> int:
-            return passkey
+    def on_turn(_name: str, result) -> None:
+        if result.outcome != "no_speech":
+            results.append((time.time(), result))
 
-        registry = DeviceRegistry()
-        device = await pair_earbud(adapter, earbud.address, passkey_provider, registry=registry)
-        results: list[tuple[float, object]] = []  # (wall time the turn was recorded, TurnResult)
-        plays: list[float] = []  # wall time each piece of reply audio was handed to the downlink
-
-        def on_turn(_name: str, result) -> None:
-            if result.outcome != "no_speech":
-                results.append((time.time(), result))
-
-        bridge = Bridge(engines, adapter=adapter, registry=registry, devices=[device], on_turn=on_turn,
-                        control_server=False)
-        await bridge.start()
-        runner = bridge.runners[device.address]
-        handed_over = runner.session._play_audio
-
-        async def play_and_stamp(pcm: bytes) -> None:
-            plays.append(time.time())
-            await handed_over(pcm)
-
-        runner.session._play_audio = play_and_stamp  # bench-only stamp: when the reply left the pipeline
-        try:
-            await runner.link.wait_connected(timeout=20)
-            stats = earbud.read_stats()
+    with tempfile.TemporaryDirectory(prefix="earpiece-bench-turns-") as scratch:
+        workdir = Path(scratch)
+        write_wav(workdir / "mic.wav", mic)
+        earbud = EarbudSpec("Earpiece-Bench", mic=[workdir / "mic.wav"])
+        async with SystemHarness([earbud], engines=engines, on_turn=on_turn, workdir=workdir) as system:
+            runner = system.runner(0)
+            stats = system.earbuds[0].read_stats()
             while not stats.get("mic_started_at"):
                 await asyncio.sleep(0.1)
-                stats = earbud.read_stats()
-            connected_at = time.time()
-            log.info("bridge listening %.2f s after the earbud's mic started", connected_at - stats["mic_started_at"])
+                stats = system.earbuds[0].read_stats()
+            log.info("bridge listening %.2f s after the earbud's mic started", time.time() - stats["mic_started_at"])
             last_window_end = stats["mic_started_at"] + windows[-1][1]
             await asyncio.sleep(max(0.0, last_window_end - time.time()) + 0.5)
-            stats = earbud.read_stats()
+            stats = system.earbuds[0].read_stats()
             session_stats = dict(runner.session.stats)
-        finally:
-            await bridge.close()
-    finally:
-        for process in (earbud, radio):
-            if process is not None:
-                process.stop()
-    return analyse(stats, windows, results, plays, session_stats)
+            sent = list(runner.reply_streams_sent_at)  # wall time each reply's first frame left the bridge
+    return analyse(stats, windows, results, sent, session_stats)
 
 
-def analyse(stats: dict, windows: list[tuple[float, float]], results: list, plays: list[float],
+def analyse(stats: dict, windows: list[tuple[float, float]], results: list, sent: list[float],
             session_stats: dict) -> dict:
     started = stats["mic_started_at"]
     downs = stats.get("speaker_stream_starts", [])
@@ -152,12 +119,12 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
             continue
         total = (first_down - spoken_end) * 1000
         samples.append(total)
-        play = next((t for t in plays if spoken_end < t <= first_down), None)
+        left = next((t for t in sent if spoken_end < t <= first_down), None)
         result = next((r for t, r in results if spoken_end < t < next_start + 5), None)
-        if play is None or result is None:
+        if left is None or result is None:
             continue
         timings = result.timings
-        paused = play - timings.latency_s  # when the session saw the first silent frame (started recognizing)
+        paused = left - timings.latency_s  # when the session saw the first silent frame (started recognizing)
         speculative += bool(timings.speculative)
         hangovers.append(timings.endpoint_s * 1000)
         work = timings.asr_s + timings.assistant_s + timings.tts_first_audio_s
@@ -167,7 +134,7 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
             "assistant": timings.assistant_s * 1000,
             "tts_first_audio": timings.tts_first_audio_s * 1000,
             "hangover_wait": max(0.0, timings.latency_s - work) * 1000,
-            "downlink": (first_down - play) * 1000,
+            "downlink": (first_down - left) * 1000,
         }
         for name, value in parts.items():
             stages[name].append(value)
@@ -198,15 +165,11 @@ def analyse(stats: dict, windows: list[tuple[float, float]], results: list, play
 
 
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
-    from host.system.demo import throwaway_home
-
     engines = load_engines()
     period = LEAD_IN_S / TURNS + GAP_S + 2.1  # + the question itself
     turns = QUICK_TURNS if quick else max(QUICK_TURNS, min(TURNS, int((budget_s - SETUP_S) / period)))
-    workdir, restore_home = throwaway_home("earpiece-bench-turns-")  # registry and bonds; models already loaded
     try:
-        section = asyncio.run(measure(engines, turns, workdir))
+        section = asyncio.run(measure(engines, turns))
     finally:
-        restore_home()
         engines.close()
     return {"turn_latency_ms": section}

@@ -1,4 +1,5 @@
-"""The radio, a simulated earbud and `earpiece run` as separate processes, as a user runs them (tests/e2e, tests/quiet).
+"""The radio, a simulated earbud and `earpiece run` as separate processes, as a user runs them (tests/e2e, tests/quiet):
+a synchronous façade over host/system/harness.py's steps (start_radio, start_earbud, pair, BridgeProcess).
 
     system = System.start(tmp_path, models_root, mic_pcm, name="Earpiece-Test")  # paired, bridge running, connected
     system.wait_for_turn()                            # a line `turn (...)` in the bridge's log
@@ -13,22 +14,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host.bridge import control_socket
 from host.system.demo import write_wav
+from host.system.harness import EARPIECE, BridgeProcess, bridge_env, earpiece_home, pair
 from host.system.simulator import EarbudProcess, RadioProcess, cpu_seconds, start_earbud, start_radio
 
 PASSKEY = 424242
-EARPIECE = Path(sys.executable).parent / "earpiece"  # the installed console script, as a user runs it
 
 
 def earpiece(*args: str, env: dict, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
@@ -48,14 +46,15 @@ class System:
     mic: Path
     speaker: Path | None
     earbud_args: list[str]
-    bridge: subprocess.Popen | None = None
+    bridge: BridgeProcess | None = None
     bridge_logs: list[Path] = field(default_factory=list)
 
     @classmethod
     def start(cls, tmp: Path, models_root: Path, mic_pcm: bytes, *, name: str, speaker: Path | None = None,
               config_toml: str | None = None, radio_args: dict | None = None, earbud_args: list[str] = (),
               bridge: bool = True, wait_connected: bool = True) -> System:
-        """Radio and earbud (its mic looping `mic_pcm`), paired with the CLI; then the bridge unless `bridge=False`."""
+        """Radio and earbud (its mic looping `mic_pcm`), paired (here, into tmp/home); then the bridge unless
+        `bridge=False`."""
         mic = tmp / "mic.wav"
         write_wav(mic, mic_pcm)
         radio = start_radio(log_dir=tmp, **(radio_args or {}))
@@ -65,14 +64,14 @@ class System:
         except BaseException:
             radio.stop()
             raise
-        env = {**os.environ, "EARPIECE_HOME": str(tmp / "home"), "EARPIECE_ADAPTER": f"sim:{radio.address}",
-               "EARPIECE_MODELS_DIR": str(models_root)}
+        env = bridge_env(tmp / "home", radio, EARPIECE_MODELS_DIR=str(models_root))
         system = cls(tmp, radio, earbud, env, mic, speaker, list(earbud_args))
         try:
             if config_toml is not None:
                 (tmp / "home" / "config").mkdir(parents=True)
                 (tmp / "home" / "config" / "config.toml").write_text(config_toml)
-            system.cli("pair", earbud.address, "--passkey", str(PASSKEY))
+            with earpiece_home(tmp / "home"):
+                asyncio.run(pair(radio, earbud.address, PASSKEY))
             if bridge:
                 system.start_bridge(wait_connected)
         except BaseException:
@@ -84,30 +83,17 @@ class System:
     def name(self) -> str:
         return self.earbud.name
 
-    @property
-    def socket(self) -> Path:
-        return self.tmp / "home" / "run" / "bridge.sock"
-
     # --- processes ---------------------------------------------------------------------------------------------
     def start_bridge(self, wait_connected: bool = True) -> None:
         log = self.tmp / f"bridge-{len(self.bridge_logs)}.log"
         self.bridge_logs.append(log)
-        with open(log, "w") as stderr:  # the child keeps its own copy of the descriptor
-            self.bridge = subprocess.Popen([str(EARPIECE), "-v", "run"], env=self.env, stdout=subprocess.DEVNULL,
-                                           stderr=stderr)
+        self.bridge = BridgeProcess(self.env, log, verbose=True)  # -v: its log shows each turn
         if wait_connected:
-            # Only once its control socket answers does `earpiece status` go through the bridge (not to the earbud).
-            self.wait_for(lambda: control_socket.bridge_running(self.socket), 60, "the bridge's control socket")
-            self.wait_for(lambda: self.status(check=False).get("connected"), 30, "the bridge to connect")
+            self.bridge.wait_connected()
 
     def stop_bridge(self) -> None:
-        if self.bridge is not None and self.bridge.poll() is None:
-            self.bridge.send_signal(signal.SIGINT)
-            try:
-                self.bridge.wait(15)
-            except subprocess.TimeoutExpired:
-                self.bridge.kill()
-                self.bridge.wait(5)
+        if self.bridge is not None:
+            self.bridge.stop()
         self.bridge = None
 
     def reboot_earbud(self, before_start=None) -> None:
@@ -119,9 +105,13 @@ class System:
                                    speaker=self.speaker, passkey=PASSKEY, extra_args=self.earbud_args)
 
     def stop(self) -> None:
-        self.stop_bridge()
-        self.earbud.stop()
-        self.radio.stop()
+        try:
+            self.stop_bridge()
+        finally:
+            try:
+                self.earbud.stop()
+            finally:
+                self.radio.stop()
 
     # --- observing -----------------------------------------------------------------------------------------------
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -162,8 +152,8 @@ class System:
             value = predicate()
             if value:
                 return value
-            if self.bridge is not None and self.bridge.poll() is not None:
-                raise AssertionError(f"the bridge exited ({self.bridge.returncode}):\n{self.bridge_text()[-3000:]}")
+            if self.bridge is not None and self.bridge.proc.poll() is not None:
+                raise AssertionError(f"the bridge exited ({self.bridge.proc.returncode}):\n{self.bridge_text()[-3000:]}")
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}; bridge log tail:\n{self.bridge_text()[-3000:]}")
 

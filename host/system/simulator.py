@@ -136,6 +136,7 @@ class RadioProcess(SimProcess):
 class EarbudProcess(SimProcess):
     address: str
     name: str
+    passkey: int | None  # the one it was told to show, if any
     stats_path: Path
 
     def wait_for_passkey(self, timeout: float = 10.0, start: int = 0) -> int:
@@ -173,13 +174,16 @@ def start_radio(
     disconnect_every_s: float | None = None,
     seed: int | None = None,
     log_dir: Path | None = None,
+    extra_args: list[str] | tuple[str, ...] = (),
 ) -> RadioProcess:
+    """Start a radio on a free port and wait until it listens. `extra_args` go to `earpiece-sim radio` as they are."""
     args = ["radio", "--port", "0"]
     for flag, value in (("--interval-ms", interval_ms), ("--retransmit-prob", retransmit_prob),
                         ("--latency-ms", latency_ms), ("--disconnect-every-s", disconnect_every_s),
                         ("--seed", seed)):
         if value is not None:
             args += [flag, str(value)]
+    args += extra_args
     log_dir = log_dir or _log_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     radio = RadioProcess(args, log_dir / "radio.log")
@@ -230,5 +234,6 @@ def start_earbud(
         raise
     earbud.address = match.group(1)
     earbud.name = name
+    earbud.passkey = passkey
     earbud.stats_path = stats
     return earbud

@@ -11,7 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from bench.common import REQUIRED
+
+pytestmark = pytest.mark.e2e  # each runs `python -m bench`, whose parts run as processes of their own
 
 REPO = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

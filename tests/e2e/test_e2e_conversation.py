@@ -16,6 +16,8 @@ from host.pipeline.tts import load_engine as load_tts
 from host.pipeline.audio import read_wav, silence
 from tests.e2e.conftest import LEAD_IN_S, voiced_segments
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def voice():

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.system_rig import earpiece
+
+pytestmark = pytest.mark.e2e  # each runs the `earpiece` CLI as its own process
 
 
 def _env(tmp_path, **extra) -> dict:

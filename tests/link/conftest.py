@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import subprocess
 import sys
-import threading
-import time
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from host.system.simulator import SimProcess, start_earbud, start_radio
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -22,98 +21,47 @@ START_TIMEOUT_S = 20.0
 
 
 class Process:
-    """A child process whose stdout lines are collected in the background (so tests can wait for a line)."""
+    """An earpiece-sim process of the test's (host/system/simulator.py starts it), by the names the tests use."""
 
-    def __init__(self, args: list[str], env: dict[str, str], name: str) -> None:
-        self.name = name
-        self.popen = subprocess.Popen(
-            args, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, bufsize=1,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self.stderr: list[str] = []
-        threading.Thread(target=self._pump, args=(self.popen.stdout, self.lines), daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
-
-    @staticmethod
-    def _pump(stream, lines) -> None:
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-
-    def _pump_err(self) -> None:
-        for line in self.popen.stderr:
-            self.stderr.append(line.rstrip("\n"))
+    def __init__(self, process: SimProcess) -> None:
+        self.process = process
 
     def wait_for(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match:
-        deadline = time.monotonic() + timeout
-        regex = re.compile(pattern)
-        for line in self.seen:
-            if m := regex.search(line):
-                return m
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            self.seen.append(line)
-            if m := regex.search(line):
-                return m
-        raise AssertionError(
-            f"{self.name}: no line matching {pattern!r} within {timeout} s; stdout={self.seen[-10:]} "
-            f"stderr={self.stderr[-10:]} rc={self.popen.poll()}"
-        )
+        """The first stdout line so far or to come matching `pattern`."""
+        return self.process.wait_for_line(pattern, timeout)
 
     def drain(self) -> list[str]:
-        while True:
-            try:
-                self.seen.append(self.lines.get_nowait())
-            except queue.Empty:
-                return self.seen
+        """Every stdout line so far."""
+        return list(self.process.lines)
 
     def send(self, line: str) -> None:
-        self.popen.stdin.write(line + "\n")
-        self.popen.stdin.flush()
+        self.process.send(line)
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        self.process.stop()
 
 
 class Sim:
-    """Starts radios and earbuds for one test and stops them all afterwards."""
+    """Starts radios and earbuds for one test (their logs beside `home`) and stops them all afterwards."""
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    def __init__(self, home: Path) -> None:
         self.home = home
-        self.env = env
         self.processes: list[Process] = []
 
     def radio(self, *options: str) -> str:
-        proc = Process([PYTHON, "-m", "device_sim.cli", "radio", "--port", "0", *options], self.env, "radio")
-        self.processes.append(proc)
-        port = proc.wait_for(r"radio listening on 127\.0\.0\.1:(\d+)").group(1)
-        return f"127.0.0.1:{port}"
+        """A radio (`options` as for `earpiece-sim radio`): its "HOST:PORT"."""
+        radio = start_radio(log_dir=self.home.parent / f"radio-{len(self.processes)}", extra_args=options)
+        self.processes.append(Process(radio))
+        return radio.address
 
     def earbud(self, radio: str, name: str = "EP-Test", passkey: int = 246810, mic: Path | None = None,
                state_dir: Path | None = None, stats: Path | None = None,
                speaker: Path | None = None) -> tuple[Process, str]:
-        args = [PYTHON, "-m", "device_sim.cli", "earbud", "--radio", radio, "--name", name, "--passkey", str(passkey),
-                "--state-dir", str(state_dir or self.home / "earbuds" / f"{name}-{len(self.processes)}")]
-        if mic is not None:
-            args += ["--mic", str(mic)]
-        if stats is not None:
-            args += ["--stats", str(stats)]
-        if speaker is not None:
-            args += ["--speaker", str(speaker)]
-        proc = Process(args, self.env, f"earbud {name}")
-        self.processes.append(proc)
-        address = proc.wait_for(r"advertising as ([0-9A-F:]{17})").group(1)
-        return proc, address
+        state_dir = state_dir or self.home / "earbuds" / f"{name}-{len(self.processes)}"
+        earbud = start_earbud(radio, name, state_dir=state_dir, mic=[mic] if mic is not None else [],
+                              speaker=speaker, passkey=passkey, stats=stats)
+        self.processes.append(Process(earbud))
+        return self.processes[-1], earbud.address
 
     def stop_all(self) -> None:
         for proc in reversed(self.processes):
@@ -137,8 +85,8 @@ def env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def sim(home: Path, env: dict[str, str]):
-    s = Sim(home, env)
+def sim(home: Path):
+    s = Sim(home)
     yield s
     s.stop_all()
 

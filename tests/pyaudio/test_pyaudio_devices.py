@@ -11,7 +11,7 @@ import pytest
 from device_sim.pyaudio_io import AudioDeviceError, PortAudio, parse_device_spec
 from tests.pyaudio.pulse_server import TEST_MIC, TEST_SPEAKER
 
-pytestmark = pytest.mark.pyaudio
+pytestmark = [pytest.mark.pyaudio, pytest.mark.e2e]  # a private audio server, and processes
 
 
 def earpiece_sim(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ from host.pipeline.asr import load_engine as load_asr
 from tests.pyaudio.pulse_server import RATE, TEST_SPEAKER, PulseServer, stop_process
 from tests.system_rig import EARPIECE, earpiece
 
-pytestmark = pytest.mark.pyaudio
+pytestmark = [pytest.mark.pyaudio, pytest.mark.e2e]  # a private audio server, and processes
 
 UTTERANCE = "Hey Jarvis. What time is it?"
 VOICED = 800  # |sample| above this (about -32 dBFS) counts as sound

@@ -14,7 +14,7 @@ from device_sim.pyaudio_io import PortAudio
 from host.system.demo import write_wav
 from tests.pyaudio.pulse_server import RATE, TEST_MIC, TEST_SPEAKER, PulseServer, stop_process
 
-pytestmark = pytest.mark.pyaudio
+pytestmark = [pytest.mark.pyaudio, pytest.mark.e2e]  # a private audio server, and processes
 
 
 def tone(freq: float, seconds: float, rate: int = RATE, amplitude: float = 0.3) -> np.ndarray:
