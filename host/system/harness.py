@@ -193,8 +193,8 @@ class SystemHarness:
         self._on_turn = on_turn
         self._radio_args = radio_args or {}
         self._own_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="earpiece-system-"))
-        self.home = home or self.workdir / "home"
+        self.workdir = workdir
+        self.home = home
         self._env = env or {}
         self._wait_connected = wait_connected
         self._progress = progress
@@ -223,6 +223,9 @@ class SystemHarness:
         from host.link.adapter import resolve_adapter
         from host.link.registry import DeviceRegistry
 
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="earpiece-system-"))
+        self.home = self.home or self.workdir / "home"
         self._home = contextlib.ExitStack()
         self._home.enter_context(earpiece_home(self.home))
         self.registry = DeviceRegistry()
@@ -295,7 +298,7 @@ class SystemHarness:
             if self._home is not None:
                 self._home.close()
                 self._home = None
-            if self._own_workdir:
+            if self._own_workdir and self.workdir is not None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
 
