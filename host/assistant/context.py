@@ -31,5 +31,5 @@ class Context:
     reminders: ReminderStore | None = None
     """The user's reminders (None: reminders not available)."""
     last_fact_id: int | None = None
-    """The fact stored last in this conversation ("forget that"); None: the newest fact told through this device
-    in the last few minutes."""
+    """The fact stored last in this conversation ("forget that"); 0: none (it was forgotten); None: not known, so
+    the newest fact told through this device in the last few minutes."""

@@ -53,7 +53,7 @@ class Companion:
                 self.last_fact_id[device] = result.id
             elif isinstance(result, list) and any(getattr(f, "id", None) == self.last_fact_id.get(device)
                                                   for f in result if hasattr(f, "said")):
-                self.last_fact_id.pop(device, None)
+                self.last_fact_id[device] = 0  # forgotten: a second "forget that" finds nothing
         return others
 
     def record_turn(self, device: str | None, heard: str, reply: Reply) -> None:

@@ -2,8 +2,9 @@
 morning", "on Friday at noon".
 
 Works on the assistant's normalized words (lowercase; a recognizer's "5:30 p.m." arrives as "5 30 p m"). Times are
-read relative to a given `now` (an aware local datetime); a clock time that has passed today means tomorrow, and one
-without am/pm means the next time the clock shows it (before a day word: 7..11 is morning, 12..6 afternoon).
+read relative to a given `now` (an aware local datetime). A clock time without am/pm means the next time today the
+clock shows it; one that has passed today, or follows a day word, means 7..11 in the morning and 12..6 in the
+afternoon ("tomorrow at 9" is 9 AM, "tomorrow at 5" is 5 PM).
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def find_time(words: str, now: datetime) -> tuple[datetime, str] | None:
         due = _at(day_start, hour, minute, now)
         if meridiem is None and hour < 12 and due <= now:  # "at 5" at 3 PM: five this afternoon
             due += timedelta(hours=12)
-        while due <= now:
+        if due <= now:  # passed today: tomorrow, read as if "tomorrow" had been said
+            if meridiem is None and due.hour >= 12 and not 1 <= hour <= 6:
+                due -= timedelta(hours=12)
             due += timedelta(days=1)
         return due, _cut(words, spans)
     if not day_named and day.group("word") == "today":

@@ -66,7 +66,7 @@ class ForgetSkill:
     def _last(context: Context):
         memory = context.memory
         if context.last_fact_id is not None:
-            fact = memory.get(context.last_fact_id)
+            fact = memory.get(context.last_fact_id) if context.last_fact_id else None
         else:
             fact = memory.latest(context.device, context.now.astimezone() - RECENT)
         return [fact] if fact else []
