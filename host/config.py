@@ -92,6 +92,23 @@ class MemorySettings:
 
 
 @dataclass(frozen=True)
+class AssistantSettings:
+    engine: str = setting("local", "conversation model for what the skills don't answer: local (llama.cpp, the "
+                          "model from `earpiece models install`), openai (a server you run: Ollama, llama.cpp, vLLM, "
+                          "LM Studio) or off", choices=("local", "openai", "off"))
+    url: str = setting("http://127.0.0.1:8080/v1", "openai: the server's OpenAI-compatible API address")
+    model: str = setting("", "openai: the model name to ask for; local: a .gguf file (empty: the installed model)")
+    api_key_env: str = setting("", "openai: the environment variable holding the API key (empty: no key)")
+    first_token_s: float = setting(8.0, "openai: seconds the server may take to start (or continue) a reply",
+                                   minimum=0.5, maximum=120.0)
+    follow_up_s: float = setting(5.0, "after a reply, listen this many seconds for a follow-up without the wake "
+                                 "word (0: off)", minimum=0.0, maximum=30.0)
+    max_tokens: int = setting(160, "longest reply, in tokens (about 3/4 of a word each)", minimum=16, maximum=2048)
+    persona: str = setting("", "a text file with the assistant's character (empty: the built-in persona)")
+    threads: int = setting(1, "local: CPU threads the model uses", minimum=1, maximum=64)
+
+
+@dataclass(frozen=True)
 class Config:
     link: LinkSettings = field(default_factory=LinkSettings)
     wake: WakeSettings = field(default_factory=WakeSettings)
@@ -101,6 +118,7 @@ class Config:
     audio: AudioSettings = field(default_factory=AudioSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
+    assistant: AssistantSettings = field(default_factory=AssistantSettings)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {section.name: {f.name: getattr(getattr(self, section.name), f.name)
