@@ -33,7 +33,7 @@ from bleak_retry_connector import establish_connection
 from host import __version__
 from host.link.adapter import Adapter, resolve_adapter
 from host.link.earbud_protocol import EarbudProtocol, LinkStats
-from host.link.errors import LinkRefusedError
+from host.link.errors import LinkDownError, LinkRefusedError
 from host.link.reconnector import Reconnector
 from protocol import control, gatt
 
@@ -160,7 +160,9 @@ class EarbudLink:
             try:
                 await client.write_gatt_char(gatt.CONTROL_UUID, data, response=True)
             except (BleakError, asyncio.TimeoutError) as error:
-                raise ConnectionError(f"control write to {self.name} failed: {error}") from error
+                raise LinkDownError(
+                    f"control write to {self.name} failed ({error}): is it still in range? try again"
+                ) from error
 
     async def send_audio_frame(self, frame: bytes) -> bool:
         """Write one encoded audio frame to the speaker. Returns False (and counts it) when it could not go."""
@@ -206,7 +208,7 @@ class EarbudLink:
 
     def _require_client(self) -> BleakClient:
         if self._client is None or not self.connected:
-            raise ConnectionError(f"{self.name} is not connected")
+            raise LinkDownError(f"{self.name} is not connected: is it on and in range?")
         return self._client
 
     # -- connecting (the Reconnector decides when) --------------------------------------------------------
@@ -232,7 +234,7 @@ class EarbudLink:
         try:
             await asyncio.wait_for(self._hello.wait(), HELLO_TIMEOUT_S)
         except asyncio.TimeoutError:
-            raise ConnectionError(f"{self.name} did not answer HELLO within {HELLO_TIMEOUT_S:.0f} s") from None
+            raise LinkDownError(f"{self.name} did not answer HELLO within {HELLO_TIMEOUT_S:.0f} s") from None
         if self.stream_audio:
             await client.start_notify(gatt.AUDIO_UP_UUID, self._on_audio_notification)
         logger.info("%s connected (MTU %d, firmware %s)", self.name, self.mtu, self.earbud_hello.firmware)

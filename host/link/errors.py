@@ -62,3 +62,11 @@ class IdentityError(EarpieceError):
 
 class TransportError(EarpieceError, ConnectionError):
     """The Bluetooth adapter's transport (dongle, virtual radio) cannot be opened."""
+
+
+class LinkDownError(EarpieceError, ConnectionError):
+    """The earbud is not connected (now), or the connection failed; the link may still come back."""
+
+
+class LinkTimeoutError(EarpieceError, TimeoutError):
+    """The earbud did not connect or answer in time."""

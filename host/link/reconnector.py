@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from host.link.earbud_protocol import LinkStats
-from host.link.errors import LinkRefusedError
+from host.link.errors import LinkDownError, LinkRefusedError, LinkTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +86,10 @@ class Reconnector:
         if isinstance(self.error, ConnectionError):
             raise self.error
         if self.error is not None:
-            raise ConnectionError(f"cannot connect to {self.name}: {self.error}") from self.error
+            raise LinkDownError(f"cannot connect to {self.name}: {self.error}") from self.error
         if self._stopped.is_set():
-            raise ConnectionError(f"link to {self.name} is closed")
-        raise TimeoutError(f"{self.name} did not connect within {timeout} s: is it on and in range?")
+            raise LinkDownError(f"link to {self.name} is closed")
+        raise LinkTimeoutError(f"{self.name} did not connect within {timeout} s: is it on and in range?")
 
     async def _run(self) -> None:
         backoff = self.backoff_initial_s

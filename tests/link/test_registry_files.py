@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -10,9 +11,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from bumble.keys import PairingKeys
 
 from host import paths
 from host.errors import EarpieceError
+from host.link.bumble_backend.bonds import bond_store  # the backend's own store: no radio needed
 from host.link.identity import IDENTITY_FILE, load_or_create_identity
 from host.link.registry import DeviceRegistry, RegistryError
 from protocol import control
@@ -135,11 +138,6 @@ def test_private_files_are_owner_only_in_owner_only_folders_whatever_the_umask(i
         reader.execute("SELECT COUNT(*) FROM devices").fetchone()
         registry.set_quiet("C1:00:00:00:00:01", True, control.QUIET_SOURCE_HOST)
         load_or_create_identity()
-        from host.link.bumble_backend.bonds import bond_store  # the backend's own store (no radio needed)
-        from bumble.keys import PairingKeys
-
-        import asyncio
-
         asyncio.run(bond_store().update("C1:00:00:00:00:01", PairingKeys()))
         for folder in (data, paths.config_dir(), paths.runtime_dir()):
             assert _mode(folder) == 0o700, folder
