@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from bumble import att
-from bumble.core import UUID
+from bumble.core import UUID, ProtocolError
 from bumble.pairing import PairingDelegate
 
 from host.system.simulator import start_earbud
@@ -17,6 +17,8 @@ from protocol import gatt as layout
 from protocol.receiver import AudioReceiver
 from tests.sim.central import TestCentral, characteristic, run
 from tests.sim.wavs import rms, write_tone_wav
+
+pytestmark = pytest.mark.e2e  # every test here runs the radio and earbuds as processes
 
 NAME = "EP-Test"  # short enough to advertise complete beside flags + 128-bit UUID
 
@@ -189,8 +191,9 @@ def test_wrong_passkey_fails_and_a_retry_succeeds(radio, tmp_path: Path) -> None
                 connection, peer = await central.connect(bud.address)
                 start = len(bud.lines)
                 central.passkey_source = lambda: (bud.wait_for_passkey(start=start) + 1) % 1_000_000
-                with pytest.raises(Exception):
+                with pytest.raises(ProtocolError) as failure:
                     await connection.pair()
+                assert failure.value.error_name == "CONFIRM_VALUE_FAILED"
                 assert not connection.is_encrypted
                 # The earbud drops the link after a failed pairing but stays in pairing mode: reconnect, retype.
                 await _wait_for(lambda: connection.handle not in central.device.connections)
@@ -216,8 +219,11 @@ def test_pairing_refused_outside_pairing_mode(radio, tmp_path: Path) -> None:
             async with TestCentral(radio.transport_spec, address="E0:00:00:00:00:03") as central:
                 connection, _ = await central.connect(bud.address)
                 central.passkey_source = lambda: 123456  # a guess: the earbud is not even asking
-                with pytest.raises(Exception):
+                start = len(bud.lines)
+                with pytest.raises(ProtocolError) as refusal:
                     await connection.pair()
+                assert refusal.value.error_namespace == "smp"
+                assert not [line for line in bud.lines[start:] if line.startswith("passkey")]  # none spoken
 
         run(stranger())
         assert bud.fresh_stats().get("pairings", 0) == 1  # rewritten since the stranger's attempt

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from bumble import hci
 from bumble.device import Device
 from bumble.gatt import Characteristic, Service
@@ -21,6 +22,8 @@ from protocol import gatt as layout
 from protocol.receiver import AudioReceiver
 from tests.sim.central import TestCentral, characteristic, run
 from tests.sim.wavs import write_tone_wav
+
+pytestmark = pytest.mark.e2e  # every test here runs the radio (and earbuds) as processes
 
 FRAME_INTERVAL_S = 0.020  # audio frames leave every 20 ms, as the earbud sends them
 # An audio clock runs free of the radio's, so frames meet connection events at every phase. A period of exactly

@@ -9,6 +9,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from device_sim.earbud import TICK_SAMPLES, EarbudOptions
 from device_sim.sim_hal import SimHal
 from device_sim.swarm import SwarmEarbud, encode_clip
@@ -30,6 +32,7 @@ def start_swarm(radio, tmp_path: Path, count: int, mic: Path) -> SimProcess:
     return swarm
 
 
+@pytest.mark.e2e
 def test_swarm_earbuds_each_advertise_under_their_own_name_and_address(radio, tmp_path):
     with start_swarm(radio, tmp_path, 3, write_tone_wav(tmp_path / "tone.wav")) as swarm:
         announced = dict(m.groups() for line in swarm.lines
@@ -57,6 +60,7 @@ def test_swarm_earbuds_each_advertise_under_their_own_name_and_address(radio, tm
         assert set(announced.values()) <= run(scan())
 
 
+@pytest.mark.e2e
 def test_a_swarm_earbud_pairs_with_the_fixed_passkey_and_streams_the_pre_encoded_wav(radio, tmp_path):
     mic = write_tone_wav(tmp_path / "tone.wav")
     with start_swarm(radio, tmp_path, 2, mic) as swarm:
