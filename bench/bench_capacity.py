@@ -65,7 +65,7 @@ class StreamProbe:
         self.processed_at: list[float] = []
         self._feed = runner.session.feed_audio
         runner.session.feed_audio = self.feed
-        self.wake = runner.session._wake
+        self.wake = runner.session.listening_part.wake_detector
         if hasattr(self.wake, "scored_log"):  # batched scoring: keep when each block's score was ready
             self.wake.scored_log = deque(maxlen=100_000)
 
@@ -151,7 +151,7 @@ async def measure(engines, max_devices: int, deadline: float) -> dict:
                     break
                 step_started = time.monotonic()
                 for device in paired[count - STEP: count]:
-                    runner = EarbudRunner(device, engines, system.adapter, bridge.quiet_book)
+                    runner = EarbudRunner(device, engines, system.adapter, bridge.quiet)
                     bridge.runners[device.address] = runner
                     probes[device.address] = StreamProbe(runner)
                     await runner.start()

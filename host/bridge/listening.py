@@ -110,6 +110,11 @@ class Listening:
     def audio_time(self) -> float:
         return self.audio_clock.time_s
 
+    @property
+    def wake_detector(self):
+        """The wake-word stage now in use (a fresh one after quiet); the capacity bench reads its scoring log."""
+        return self._wake
+
     # ---- fresh stages: quiet mode --------------------------------------------------------------------------------
 
     def forget(self) -> None:
