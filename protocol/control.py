@@ -6,7 +6,8 @@ Types 0x01..0x7F go host -> earbud (control characteristic), 0x81..0xFF earbud -
 each class says which in FROM_HOST. How fields are encoded and checked lives in protocol/fields.py.
 """
 from protocol.errors import BAD_FIELD, TOO_LONG, TRUNCATED, UNKNOWN_TYPE, ProtocolError
-from protocol.fields import BOOL, MAX_STRING_BYTES, STRING, U8, U16, U16_WRAP, U32, Message, decode_payload
+from protocol.fields import MAX_STRING_BYTES  # noqa: F401 -- part of this module's names, as before the split
+from protocol.fields import BOOL, STRING, U8, U16, U16_WRAP, U32, Message, decode_payload
 from protocol.gatt import MAX_ATT_PAYLOAD
 
 MAX_PAYLOAD = 240  # the largest `length` byte allowed

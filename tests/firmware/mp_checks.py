@@ -1,6 +1,6 @@
 """Checks of the earbud core that run ON MicroPython (unix port), which has no unittest or pytest.
 
-Run: MICROPYPATH=hardware/firmware:tests/firmware:. micropython -X heapsize=96k tests/firmware/mp_checks.py OUTDIR
+Run: MICROPYPATH=hardware/firmware:tests/firmware:. micropython -X heapsize=512k tests/firmware/mp_checks.py OUTDIR
 Prints one line per failure and finally `N passed, N failed`; writes the audio-up frames it produced to
 OUTDIR/frames.bin (length-prefixed) so the pytest wrapper can compare them with CPython's encoder byte for byte.
 Also runs unchanged on CPython (the wrapper does both, to prove the checks themselves agree).
