@@ -54,3 +54,15 @@ def test_debug_logs_of_pairing_and_reconnecting_hold_no_key(sim, env, home):
         leaked = [form for form in _spellings(key) if form in logs]
         assert not leaked, f"a key appears in the -vv logs: {leaked[0][:8]}..."
     assert str(PASSKEY) not in logs
+
+
+def test_redaction_keeps_what_debugging_needs():
+    from host.link.bumble_backend.log_privacy import REDACTED, redact
+
+    key = bytes(range(16))
+    line = f"HCI_LE_Enable_Encryption_Command: connection_handle: 1, long_term_key: {key.hex()}, ediv: 0"
+    assert redact(line) == f"HCI_LE_Enable_Encryption_Command: connection_handle: 1, long_term_key: {REDACTED}, ediv: 0"
+    assert key.hex() not in redact(f"irk={key!r} and {key[::-1].hex(':')}")
+    assert redact("user input: 864209") == f"user input: {REDACTED}"
+    kept = "connection from F1:22:33:44:55:66 (handle 0x0040), MTU 517, 3 services"
+    assert redact(kept) == kept
