@@ -46,16 +46,9 @@ REQUESTED_MTU = 517  # what BlueZ asks for; the earbud answers with its own limi
 # Write-without-response packets allowed to wait in the host queue beyond what the controller holds.
 MAX_QUEUED_WRITES = 4
 
-_PROPERTY_NAMES = [
-    (0x01, "broadcast"),
-    (0x02, "read"),
-    (0x04, "write-without-response"),
-    (0x08, "write"),
-    (0x10, "notify"),
-    (0x20, "indicate"),
-    (0x40, "authenticated-signed-writes"),
-    (0x80, "extended-properties"),
-]
+# GATT characteristic property bits, as bleak names them.
+_PROPERTY_NAMES = list(enumerate(["broadcast", "read", "write-without-response", "write", "notify", "indicate",
+                                  "authenticated-signed-writes", "extended-properties"]))
 
 
 def _peer_address(address_or_device: BLEDevice | str) -> hci.Address:
@@ -305,7 +298,7 @@ class BumbleBleakClient(BaseBleakClient):
             bleak_service = BleakGATTService(service, service.handle, uuid)
             collection.add_service(bleak_service)
             for characteristic in await service.discover_characteristics():
-                props = [name for bit, name in _PROPERTY_NAMES if int(characteristic.properties) & bit]
+                props = [name for bit, name in _PROPERTY_NAMES if int(characteristic.properties) >> bit & 1]
                 bleak_char = BleakGATTCharacteristic(
                     characteristic,
                     characteristic.handle,
