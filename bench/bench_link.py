@@ -74,12 +74,12 @@ async def run_duplex(workdir: Path, label: str, seconds: float, **radio_args) ->
     async with SystemHarness([spec], bridge=None, radio_args=radio_args, workdir=workdir) as system:
         radio, earbud, adapter = system.radio, system.earbuds[0], system.adapter
         arrivals: list[tuple[float, bytes]] = []
-        link = EarbudLink(earbud.address, adapter=adapter, stream_audio=False,
-                          on_audio_frame=lambda data: arrivals.append((time.monotonic(), data)))
+        link = EarbudLink(earbud.address, adapter=adapter, stream_audio=False)
         await link.connect(timeout=30)
-        # Subscribe ourselves to bracket the moment the earbud's mic timeline starts.
+        # Subscribe ourselves (each frame stamped as bleak delivers it) to bracket when the mic timeline starts.
         before = time.monotonic()
-        await link.client.start_notify(gatt.AUDIO_UP_UUID, link._on_audio_notification)
+        await link.client.start_notify(gatt.AUDIO_UP_UUID,
+                                       lambda _sender, data: arrivals.append((time.monotonic(), bytes(data))))
         after = time.monotonic()
         timeline_start = (before + after) / 2
 

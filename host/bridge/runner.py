@@ -45,7 +45,7 @@ class EarbudRunner:
         self.session = DeviceSession(
             engines, self._send_control, self.pacer, name=device.name,
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
-            is_quiet=lambda: self.link.quiet,
+            is_quiet=lambda: self.link.quiet,  # the link's gate: set by _apply_quiet from the quiet controller
         )
         self.link.quiet = quiet.is_quiet(device.address)  # a restarted bridge picks up where the record says
         quiet.watch(device.address, self._apply_quiet)
