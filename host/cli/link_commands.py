@@ -188,12 +188,29 @@ def cmd_forget(args) -> int:
     # The bond lives where the pairing was made (the OS for native, our bond store for Bumble adapters).
     adapter = _adapter(args) if args.adapter else parse_adapter(device.adapter)
     bond_removed = _run(forget_earbud(adapter, device, registry))
+    _tell_the_bridge_to_forget(device)
     emit(
         args,
         {"forgotten": True, "address": device.address, "name": device.name, "bond_removed": bond_removed},
         f"forgot {device.name} ({device.address})",
     )
     return 0
+
+
+def _tell_the_bridge_to_forget(device) -> None:
+    """A running bridge must let go of a forgotten earbud at once: disconnect it and stop processing its audio."""
+    from host.bridge import control_socket
+
+    if not control_socket.bridge_running():
+        return
+    try:
+        response = control_socket.request({"cmd": "forget", "address": device.address})
+    except (OSError, ValueError) as error:
+        raise CliError(f"{device.name} is forgotten, but the running bridge did not answer ({error}): restart "
+                       "`earpiece run` so it stops listening to it") from None
+    if not response.get("ok"):
+        raise CliError(f"{device.name} is forgotten, but the running bridge said: {response.get('error')}; restart "
+                       "`earpiece run`")
 
 
 def _resolve(registry, target: str | None):

@@ -239,3 +239,17 @@ def test_quiet_on_with_the_data_disk_full_silences_the_earbud(start_system, full
     off = system.cli("quiet", "off", system.name, "--json")
     assert off.returncode == 0
     wait_for_wake(system, status["wake_detections"])
+
+
+def test_forgetting_an_earbud_while_the_bridge_runs_lets_go_of_it_at_once(start_system, wake_loop):
+    system = start_system(wake_loop * 3)
+    wait_for_wake(system, 0)
+    result = system.cli("forget", system.name)
+    assert result.returncode == 0, result.stderr
+    # The bridge disconnects it and stops processing its audio: the earbud is no longer connected, and stays so.
+    system.wait_for(lambda: not system.earbud.fresh_stats()["connected"], 10, "the earbud to be disconnected")
+    time.sleep(3.0)
+    assert not system.earbud.fresh_stats()["connected"]
+    status = system.cli("status", system.name, "--json", check=False)
+    assert status.returncode != 0 and "Traceback" not in status.stderr
+    assert "forgotten" in system.bridge_text()
