@@ -69,3 +69,31 @@ def test_a_failing_or_malformed_request_gets_an_error_and_the_server_lives(serve
 
 def test_no_bridge_means_not_running(tmp_path):
     assert not control_socket.bridge_running(tmp_path / "nothing.sock")
+
+
+def test_a_huge_line_is_answered_request_too_long_and_the_server_lives(server):
+    import json
+    import socket
+
+    path, calls = server
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        try:
+            sock.sendall(b"x" * (10 * 1024 * 1024) + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may stop reading once the line is too long: the answer is still there
+        answer = json.loads(sock.makefile().readline())
+    assert answer["ok"] is False and "request too long" in answer["error"]
+    assert control_socket.request({"cmd": "status"}, path)["ok"] is True
+    assert all(call.get("cmd") == "status" for call in calls)
+
+
+def test_the_bridge_answers_a_malformed_device_in_one_line(isolated_home):
+    from host.bridge.bridge import Bridge
+
+    bridge = Bridge(engines=None, devices=[], control_server=False)  # its request handling only: no earbuds
+    answer = asyncio.run(bridge.handle_request({"cmd": "status", "device": ["x"]}))
+    assert answer == {"ok": False, "error": "device must be a name or an address"}
+    answer = asyncio.run(bridge.handle_request({"cmd": "forget"}))
+    assert answer == {"ok": False, "error": "forget needs the earbud's address"}
