@@ -1,9 +1,11 @@
 """Word error rate and latency of speech recognizers on the corpus's transcribed clips, side by side.
 
 Each clip is transcribed whole by every engine in turn (interleaved, so a busy machine slows them alike), each
-engine on one thread; WER uses the bench's normalization (bench.bench_accuracy). Run pinned to one core:
+engine on one thread; WER uses the bench's normalization (bench.bench_accuracy). With --pipeline, each clip also
+goes the way `earpiece transcribe` takes it (cut into utterances by the endpointer, each recognized, texts joined):
+that WER should equal the engine's. Run pinned to one core:
 
-    taskset -c 1 .venv/bin/python tools/compare_asr.py [--engines moonshine,whisper] [--json out.json]
+    taskset -c 1 .venv/bin/python tools/compare_asr.py [--engines moonshine,whisper] [--pipeline] [--json out.json]
 """
 
 from __future__ import annotations
@@ -37,17 +39,31 @@ def load_one_thread(name: str):
     raise SystemExit(f"unknown engine {name}")
 
 
-def compare_engines(engines: dict, clips: list, warmup: int = 2) -> dict:
-    """{engine: {"wer", "latency_ms" {p50, p95, mean}, "clips": [...]}} over `clips` (bench Clip objects)."""
+def transcribe_like_the_cli(engine, pcm: bytes) -> str:
+    from host.cli.voice_commands import file_endpointer
+    from host.config import EndpointSettings
+    from host.pipeline.asr.segments import split_utterances
+
+    texts = [engine.transcribe(u.audio) for u in split_utterances(pcm, file_endpointer(EndpointSettings()))]
+    return " ".join(text for text in texts if text)
+
+
+def compare_engines(engines: dict, clips: list, warmup: int = 2, pipeline: bool = False) -> dict:
+    """{engine: {"wer", "latency_ms" {p50, p95, mean}, "rows": [...]}} over `clips` (bench Clip objects); with
+    `pipeline`, also {"<engine> via transcribe": ...} for the clips cut into utterances first."""
     audio = [(clip, read_wav(clip.path)) for clip in clips]
     for engine in engines.values():
         for _, pcm in audio[:warmup]:
             engine.transcribe(pcm)
-    rows: dict[str, list] = {name: [] for name in engines}
+    ways = [(name, engine, engine.transcribe) for name, engine in engines.items()]
+    if pipeline:
+        ways += [(f"{name} via transcribe", engine, lambda pcm, e=engine: transcribe_like_the_cli(e, pcm))
+                 for name, engine in engines.items()]
+    rows: dict[str, list] = {name: [] for name, _, _ in ways}
     for clip, pcm in audio:
-        for name, engine in engines.items():
+        for name, engine, run in ways:
             started = time.perf_counter()
-            text = engine.transcribe(pcm)
+            text = run(pcm)
             elapsed_ms = (time.perf_counter() - started) * 1000
             rows[name].append({"clip": clip.name, "seconds": round(len(pcm) / 32000, 2), "ms": round(elapsed_ms),
                                "text": text, **compare(clip.transcript, text)})
@@ -66,13 +82,14 @@ def summary(rows: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="moonshine,whisper")
+    parser.add_argument("--pipeline", action="store_true", help="also measure the way `earpiece transcribe` goes")
     parser.add_argument("--json", type=Path, help="write every clip's result here")
     args = parser.parse_args()
     clips = [clip for clip in read_manifest(corpus_dir()) if clip.kind == "speech"]
     engines = {name: load_one_thread(name) for name in args.engines.split(",")}
-    results = compare_engines(engines, clips)
+    results = compare_engines(engines, clips, pipeline=args.pipeline)
     for name, result in results.items():
-        print(f"{name:10} WER {result['wer']:.2%} over {result['clips']} clips; latency p50 "
+        print(f"{name:24} WER {result['wer']:.2%} over {result['clips']} clips; latency p50 "
               f"{result['latency_ms']['p50']:.0f} ms, p95 {result['latency_ms']['p95']} ms, mean "
               f"{result['latency_ms']['mean']} ms; clips <= 4 s p50 {result['short_clips_latency_ms_p50']:.0f} ms")
     if args.json:

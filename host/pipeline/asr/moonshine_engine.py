@@ -27,6 +27,10 @@ WORD_MARK = "\u2581"  # SentencePiece's "a word starts here"
 # tokens) a second; Moonshine's own code allows 6 tokens a second.
 TOKENS_PER_SECOND = 6.5
 MIN_TOKENS = 10
+# Greedy decoding can fall into a loop, saying a phrase again and again until the cap ("... in the year 1462, and
+# was also printed at Mainz by Peter Schofer in the year 1462, and was ..."). When the last REPEAT_TOKENS tokens
+# already occurred in that order, the loop has begun: stop and drop them. Real speech rarely repeats six tokens.
+REPEAT_TOKENS = 6
 # Moonshine was trained on 4-30 s segments and accepts 0.1-64 s; below 0.1 s there is nothing to recognize.
 MIN_SAMPLES = SAMPLE_RATE // 10
 
@@ -80,6 +84,9 @@ class MoonshineEngine(AsrEngine):
             if next_token == END_TOKEN:
                 break
             tokens.append(next_token)
+            if _looping(tokens):
+                del tokens[-REPEAT_TOKENS:]
+                break
             for name, value in zip(self._cache_names, present):
                 if step == 0 or ".decoder." in name:
                     cache[name] = value
@@ -88,6 +95,14 @@ class MoonshineEngine(AsrEngine):
     def detokenize(self, ids: list[int]) -> str:
         pieces = b"".join(self._tokens[i] for i in ids if FIRST_TEXT_TOKEN <= i < len(self._tokens))
         return pieces.decode("utf-8", errors="replace").replace(WORD_MARK, " ").strip()
+
+
+def _looping(tokens: list[int]) -> bool:
+    """True when the last REPEAT_TOKENS tokens occurred earlier in the same order."""
+    if len(tokens) < 2 * REPEAT_TOKENS:
+        return False
+    tail = tokens[-REPEAT_TOKENS:]
+    return any(tokens[i: i + REPEAT_TOKENS] == tail for i in range(len(tokens) - 2 * REPEAT_TOKENS + 1))
 
 
 def read_tokenizer(path: Path) -> list[bytes]:
