@@ -58,9 +58,20 @@ class EndpointSettings:
 @dataclass(frozen=True)
 class AsrSettings:
     engine: str = setting("auto", "speech recognizer: auto (vosk if a vosk model for the language is installed, "
-                          "else whisper), moonshine, whisper or vosk", choices=("auto", "moonshine", "whisper", "vosk"))
+                          "else whisper), moonshine, whisper or vosk", choices=("auto", "vosk", "whisper", "moonshine"))
     model_dir: str = setting("", "model folder for the chosen engine (empty: the installed model for the language)")
     language: str = setting("en", "language code of what you say, e.g. en")
+
+
+@dataclass(frozen=True)
+class EndOfTurnSettings:
+    enabled: bool = setting(True, "judge from the sound of speech (Smart Turn) whether a request is finished: end it "
+                            "sooner when it is, wait longer when it is not")
+    threshold: float = setting(0.9, "probability (0..1) above which the turn counts as finished", minimum=0.0,
+                               maximum=1.0)
+    ask_after_s: float = setting(0.2, "silence after speech before the model is asked", minimum=0.05, maximum=3.0)
+    patient_hangover_s: float = setting(1.0, "silence that ends a turn the model judges unfinished", minimum=0.1,
+                                        maximum=5.0)
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ class Config:
     wake: WakeSettings = field(default_factory=WakeSettings)
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
+    end_of_turn: EndOfTurnSettings = field(default_factory=EndOfTurnSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)

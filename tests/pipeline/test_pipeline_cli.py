@@ -71,7 +71,7 @@ def test_a_broken_config_is_reported_before_any_model_loads(use_models, capsys, 
     (isolated_home / "config").mkdir(parents=True)
     (isolated_home / "config" / "config.toml").write_text("[asr]\nengine = 'cloud'\n")
     assert main(["transcribe", str(command_wav)]) == 1
-    assert "asr.engine must be one of auto, moonshine, whisper, vosk" in capsys.readouterr().err
+    assert "asr.engine must be one of auto, vosk, whisper, moonshine" in capsys.readouterr().err
 
 
 # Sentences espeak-ng says clearly enough for both English engines, each with words (or their starts, for
