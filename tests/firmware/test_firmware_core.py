@@ -328,7 +328,8 @@ def test_every_cue_plays_a_tone(cue):
 
 def test_bad_cue_is_refused():
     _, core = make()
-    core.control_written(b"\x12\x01\x08")
+    last_cue = control.PlayCue.FIELDS[0][2][0][1]
+    core.control_written(bytes([0x12, 1, last_cue + 1]))
     assert messages(core) == [control.Error(control.ERR_MALFORMED, 0x12)]
 
 

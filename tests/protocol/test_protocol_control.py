@@ -9,13 +9,14 @@ from protocol.errors import BAD_FIELD, CODES, TOO_LONG, TRUNCATED, UNKNOWN_TYPE,
 
 short_text = st.text(max_size=32).filter(lambda s: len(s.encode("utf-8", "surrogatepass")) <= 32).filter(
     lambda s: not any(0xD800 <= ord(ch) <= 0xDFFF for ch in s))
+LAST_CUE = c.PlayCue.FIELDS[0][2][0][1]  # the highest cue PLAY_CUE accepts
 u8, u16, u32 = st.integers(0, 255), st.integers(0, 65535), st.integers(0, 2 ** 32 - 1)
 
 messages = st.one_of(
     st.builds(c.Hello, u8, u8, short_text),
     st.builds(c.SetQuiet, st.booleans(), st.integers(0, 2)),
     st.builds(c.SetVolume, st.integers(0, 100)),
-    st.builds(c.PlayCue, st.integers(1, 7)),
+    st.builds(c.PlayCue, st.integers(1, LAST_CUE)),
     st.builds(c.SetCodec, st.integers(1, 2)),
     st.builds(c.GetStatus),
     st.builds(c.Ping, u32),
@@ -126,7 +127,7 @@ def test_decode_messages_raises_only_protocol_error(data):
     (b"\x10\x02\x02\x00", BAD_FIELD, 0x10),
     (b"\x10\x02\x01\x03", BAD_FIELD, 0x10),
     (b"\x12\x01\x00", BAD_FIELD, 0x12),
-    (b"\x12\x01\x08", BAD_FIELD, 0x12),
+    (bytes([0x12, 1, LAST_CUE + 1]), BAD_FIELD, 0x12),
     (b"\x13\x01\x03", BAD_FIELD, 0x13),
     (b"\x83\x01\x04", BAD_FIELD, 0x83),
     (b"\x86\x02\x04\x10", BAD_FIELD, 0x86),
