@@ -49,14 +49,14 @@ def install_models() -> Path:
     return root
 
 
-def load_engines():
-    """The default engines, models installed first."""
+def load_engines(conversation_model: bool = False):
+    """The default engines, models installed first (the conversation model only for the parts that measure it)."""
     from host import models
     from host.pipeline.engines import Engines
 
     install_models()
     try:
-        return Engines.load()
+        return Engines.load(conversation_model=conversation_model)
     except models.ModelError as error:
         raise Unavailable(f"models missing: {error}") from None
 

@@ -23,6 +23,7 @@ CUE_QUIET_OFF = 4
 CUE_ERROR = 5
 CUE_PAIRING = 6
 CUE_CONNECTED = 7
+CUE_FOLLOW_UP = 8  # listening on for a follow-up after a reply, without the wake word
 
 BUTTON_PRESS = 1
 BUTTON_DOUBLE = 2
@@ -93,7 +94,7 @@ class SetVolume(Message):
 class PlayCue(Message):
     TYPE = TYPE_PLAY_CUE
     NAME = "PLAY_CUE"
-    FIELDS = (("cue", U8, ((CUE_WAKE, CUE_CONNECTED),)),)
+    FIELDS = (("cue", U8, ((CUE_WAKE, CUE_FOLLOW_UP),)),)
 
     def __init__(self, cue):
         self.cue = cue

@@ -68,9 +68,10 @@ def speech(speech_wav):
 
 @pytest.fixture(scope="session")
 def engines(models_root):
-    """Default engines (hey_jarvis, whisper tiny.en, pyttsx3), loaded once and shared like the bridge does."""
+    """Default engines (wake word, recognizer, voice; no conversation model: see `chat_engines`), loaded once and
+    shared like the bridge does."""
     from host.pipeline.engines import Engines
 
-    loaded = Engines.load(Config(), models_root)
+    loaded = Engines.load(Config(), models_root, conversation_model=False)
     yield loaded
     loaded.close()

@@ -3,13 +3,17 @@ control socket (`earpiece quiet`, `earpiece status` while the bridge holds the l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable
 
+from host.assistant import Assistant
 from host.bridge.control_socket import ControlServer
 from host.bridge.quiet import QuietController
+from host.bridge.reminder_bell import ring_reminders
 from host.bridge.runner import EarbudRunner
+from host.companion import Companion, MemoryStoreError, load_companion
 from host.errors import EarpieceError
 from host.link.adapter import Adapter
 from host.link.registry import DeviceRegistry, PairedDevice
@@ -31,6 +35,7 @@ class Bridge:
         devices: list[PairedDevice] | None = None,
         on_turn: Callable[[str, TurnResult], None] | None = None,
         control_server: bool = True,
+        companion: Companion | None = None,
     ):
         self.engines = engines
         self.adapter = adapter
@@ -40,6 +45,9 @@ class Bridge:
         self._on_turn = on_turn
         self.runners: dict[str, EarbudRunner] = {}
         self._server = ControlServer(self.handle_request) if control_server else None
+        self.companion = companion
+        self._own_companion = companion is None
+        self._reminders: asyncio.Task | None = None
 
     async def start(self) -> None:
         # The wake-word worker thread gives up the GIL on every onnxruntime call and takes it back; with Python's
@@ -48,17 +56,27 @@ class Bridge:
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         if self._server:
             await self._server.start()
+        if self.companion is None and self.engines is not None:
+            self.companion = open_companion(self.engines)
         for device in self._devices if self._devices is not None else self.registry.all():
-            runner = EarbudRunner(device, self.engines, self.adapter, self.quiet, self._on_turn)
+            runner = EarbudRunner(device, self.engines, self.adapter, self.quiet, self._on_turn, self.companion)
             self.runners[device.address] = runner
             await runner.start()
             log.info("bridge: %s (%s) added", device.name, device.address)
+        if self.companion is not None and self.companion.reminders is not None:
+            self._reminders = asyncio.create_task(ring_reminders(self.companion.reminders, self.runners),
+                                                  name="reminders")
 
     async def close(self) -> None:
+        if self._reminders is not None:
+            self._reminders.cancel()
+            await asyncio.gather(self._reminders, return_exceptions=True)
         for runner in self.runners.values():
             await runner.close()
         if self._server:
             await self._server.close()
+        if self._own_companion and self.companion is not None:
+            self.companion.close(conversation=False)  # the model belongs to the engines
 
     async def __aenter__(self) -> Bridge:
         await self.start()
@@ -114,6 +132,18 @@ class Bridge:
             return {"ok": all(o.ok for o in outcomes), "devices": [o.to_json() for o in outcomes],
                     "error": "; ".join(o.error for o in outcomes if o.error) or None}
         return {"ok": False, "error": f"unknown command {command!r}"}
+
+
+def open_companion(engines: Engines) -> Companion | None:
+    """The user's memory and reminders, with the engines' conversation model. A memory file that cannot be used is
+    reported (and left as it is): the bridge then answers with its skills and the model, without memory."""
+    try:
+        companion = load_companion(engines.config)
+    except MemoryStoreError as error:
+        log.error("%s", error)
+        companion = Companion(Assistant(), None, None)
+    companion.conversation, companion.persona = engines.conversation, engines.persona
+    return companion
 
 
 class BridgeRequestError(EarpieceError):

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from host.assistant.reply import Reply
+from host.bridge.model_reply import ModelReply
 from host.pipeline.clock import AudioClock
 from host.pipeline.engines import Engines
 from host.pipeline.messages import (
@@ -50,12 +51,22 @@ class Prepared:
     asr_s: float
     assistant_s: float
     tts_s: float
+    model: ModelReply | None = None
+    """A conversation model still writing the rest of the reply (its first sentence is `reply.text`)."""
 
 
 @dataclass
 class Speculation:
     audio_len: int
     task: asyncio.Task
+
+    def discard(self) -> None:
+        """Throw the speculative turn away, and stop a conversation model it started."""
+        self.task.cancel()
+        if self.task.done() and not self.task.cancelled() and self.task.exception() is None:
+            model = self.task.result().model
+            if model is not None:
+                model.cancel()
 
 
 @dataclass
@@ -170,7 +181,8 @@ class Listening:
         self._wake.process_silence(n_bytes)
         self._endpointer.process(bytes(n_bytes))
 
-    def start(self, trigger: str, wake: WakeDetected | None = None) -> None:
+    def start(self, trigger: str, wake: WakeDetected | None = None, no_speech_s: float | None = None) -> None:
+        """Listen for a request (`no_speech_s`: give up sooner or later than `[endpoint] no_speech_timeout_s`)."""
         self.trigger = trigger
         self.wake_event = wake
         self._stream = None
@@ -179,9 +191,10 @@ class Listening:
         if wake is not None:
             # Pre-roll counted from the frame that fired, not from the end of the chunk that carried it.
             after_wake_s = max(0.0, self.audio_time - wake.time_s)
-            self._endpointer.start(after_wake_s + self.engines.config.endpoint.wake_pre_roll_s, cut_at_pause=True)
+            self._endpointer.start(after_wake_s + self.engines.config.endpoint.wake_pre_roll_s, cut_at_pause=True,
+                                   no_speech_s=no_speech_s)
         else:
-            self._endpointer.start()
+            self._endpointer.start(no_speech_s=no_speech_s)
 
     def cancel(self) -> None:
         """Stop listening without a turn (the button was pressed again)."""
@@ -253,7 +266,7 @@ class Listening:
     def discard_speculation(self) -> None:
         if self._speculation is not None:
             self.stats["speculations_discarded"] += 1
-            self._speculation.task.cancel()
+            self._speculation.discard()
             self._speculation = None
 
     def pending_tasks(self) -> list[asyncio.Task]:

@@ -21,6 +21,7 @@ from host.bridge.downlink import DownlinkPacer
 from host.bridge.quiet import QuietController, switch_holds_message
 from host.bridge.reports import EarbudStatus, QuietOutcome, TurnResult
 from host.bridge.session import DeviceSession
+from host.companion import Companion
 from host.errors import EarpieceError
 from host.link.adapter import Adapter
 from host.link.earbud_link import EarbudLink
@@ -36,14 +37,15 @@ STATUS_TIMEOUT_S = 5.0
 
 class EarbudRunner:
     def __init__(self, device: PairedDevice, engines: Engines, adapter: Adapter | str | None,
-                 quiet: QuietController, on_turn: Callable[[str, TurnResult], None] | None = None):
+                 quiet: QuietController, on_turn: Callable[[str, TurnResult], None] | None = None,
+                 companion: Companion | None = None):
         self.device = device
         self.quiet = quiet
         self.address = device.address
         self.link = EarbudLink(device.address, adapter=adapter, name=device.name, on_connection=self._on_connection)
         self.pacer = DownlinkPacer(self._send_frame)
         self.session = DeviceSession(
-            engines, self._send_control, self.pacer, name=device.name,
+            engines, self._send_control, self.pacer, name=device.name, companion=companion,
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
             is_quiet=lambda: self.link.quiet,  # the link's gate: set by _apply_quiet from the quiet controller
         )

@@ -26,9 +26,13 @@ from collections.abc import Awaitable, Callable
 from host.assistant import Assistant, Context
 from host.assistant.reply import EnterQuiet, Reply, StartTimer
 from host.bridge.listening import Listening, Prepared, Utterance
+from host.bridge.model_reply import ModelReply
 from host.bridge.reports import TurnResult, TurnTimings
 from host.bridge.speech_out import Playback, Voice
 from host.bridge.timers import Timers
+from host.companion import Companion
+from host.companion.conversation.base import ConversationError
+from host.errors import EarpieceError
 from host.pipeline.engines import Engines
 from host.pipeline.tts import split_sentences
 from protocol import control
@@ -38,14 +42,16 @@ log = logging.getLogger(__name__)
 SendControl = Callable[[object], Awaitable[None]]
 
 NOTHING_TO_REPEAT = "I haven't said anything yet."
-STATS = ("audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
+MODEL_TROUBLE = "Sorry, I can't think straight just now. Try again in a moment."
+MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my memory file."
+STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
          "timers_started", "timers_fired", "errors", "early_ends")
 
 
 class DeviceSession:
     def __init__(self, engines: Engines, send_control: SendControl, playback: Playback, *,
-                 assistant: Assistant | None = None, name: str = "earbud",
+                 companion: Companion | None = None, name: str = "earbud",
                  on_turn: Callable[[TurnResult], None] | None = None,
                  is_quiet: Callable[[], bool] = lambda: False,
                  clock: Callable[[], float] = time.perf_counter):
@@ -53,7 +59,8 @@ class DeviceSession:
         self.config = engines.config
         self.name = name
         self._send_control = send_control
-        self._assistant = assistant or Assistant()
+        self._companion = companion
+        self._assistant = companion.assistant if companion is not None else Assistant()
         self._on_turn = on_turn
         self._is_quiet = is_quiet
         self._clock = clock
@@ -110,6 +117,8 @@ class DeviceSession:
             self.listening_part.settle()
             return
         self.listening_part.forget()
+        if self._companion is not None and _loop_running():
+            self._spawn(asyncio.to_thread(self._companion.quiet, self.name))
         current = asyncio.current_task() if _loop_running() else None
         if self._turn_task is not None and not self._turn_task.done() and self._turn_task is not current:
             self._turn_task.cancel()
@@ -171,6 +180,8 @@ class DeviceSession:
         await self._send(control.PlayCue(control.CUE_WAKE))
 
     def _on_no_speech(self, trigger: str) -> None:
+        if trigger == "follow_up":  # the conversation simply ended: nothing to record, no cue
+            return
         self.stats["no_speech"] += 1
         self._record(TurnResult(trigger=trigger, outcome="no_speech",
                                 wake=self.listening_part.take_wake_event(trigger)))
@@ -182,7 +193,8 @@ class DeviceSession:
     # ---- a turn ----------------------------------------------------------------------------------------------
 
     async def _prepare(self, audio: bytes, stream) -> Prepared:
-        """Recognize, answer and synthesize the first sentence. Pure up to here: no side effects."""
+        """Recognize, answer and synthesize the first sentence. Pure up to here: no side effects (a conversation
+        model may already be writing the rest of its reply: `Prepared.model`)."""
         started = self._clock()
         if stream is not None:
             text = await asyncio.to_thread(stream.finish)
@@ -190,12 +202,42 @@ class DeviceSession:
             self.stats["asr_runs"] += 1
             text = await asyncio.to_thread(self.engines.asr.transcribe, audio)
         recognized = self._clock()
-        reply = self._assistant.respond(text, self._context())
+        reply = await asyncio.to_thread(self._respond, text)
+        model = None
+        if reply.skill == "fallback" and text.strip() and self._companion and self._companion.conversation:
+            reply, model = await self._ask_model(text)
         answered = self._clock()
-        sentences = split_sentences(reply.text) or [reply.text]
-        first_audio = await self.engines.tts.synthesize_async(sentences[0])
+        try:
+            sentences = split_sentences(reply.text) or [reply.text]
+            first_audio = await self.engines.tts.synthesize_async(sentences[0])
+        except BaseException:
+            if model is not None:
+                model.cancel()
+            raise
         return Prepared(text, reply, first_audio, recognized - started, answered - recognized,
-                        self._clock() - answered)
+                        self._clock() - answered, model)
+
+    def _respond(self, text: str) -> Reply:
+        status = {"last_reply": self.last_reply, "battery": self.battery, "charging": self.charging}
+        if self._companion is not None:
+            return self._companion.respond(text, self.name, **status)
+        return self._assistant.respond(text, Context(**status))
+
+    async def _ask_model(self, text: str) -> tuple[Reply, ModelReply | None]:
+        """What no skill answers goes to the conversation model: its first sentence, and the model writing on."""
+        messages = await asyncio.to_thread(self._companion.messages, text, self.name)
+        model = ModelReply(self._companion.conversation, messages)
+        try:
+            first = await model.next_sentence()
+        except ConversationError as error:
+            log.warning("%s: conversation model: %s", self.name, error)
+            return Reply(MODEL_TROUBLE, skill="fallback", remember=False), None
+        except BaseException:
+            model.cancel()
+            raise
+        if first is None:
+            return Reply(MODEL_TROUBLE, skill="fallback", remember=False), None
+        return Reply(first, skill="conversation"), model
 
     async def _run_turn(self, utterance: Utterance) -> None:
         # The cue goes out without holding up the reply: its write waits for the earbud's acknowledgement.
@@ -204,8 +246,8 @@ class DeviceSession:
         result = TurnResult(trigger=utterance.trigger, timings=timings,
                             wake=self.listening_part.take_wake_event(utterance.trigger))
         speculation = utterance.speculation
+        prepared = None
         try:
-            prepared = None
             if speculation is not None and speculation.audio_len == len(utterance.end.audio):
                 try:
                     prepared = await speculation.task
@@ -217,20 +259,35 @@ class DeviceSession:
                 except Exception:  # noqa: BLE001 — try once more without speculation
                     log.warning("%s: speculative recognition failed", self.name, exc_info=True)
             elif speculation is not None:
-                speculation.task.cancel()
+                speculation.discard()
                 self.stats["speculations_discarded"] += 1
             if prepared is None:
                 prepared = await self._prepare(utterance.end.audio, utterance.stream)
             timings.asr_s, timings.assistant_s = prepared.asr_s, prepared.assistant_s
             timings.tts_first_audio_s = prepared.tts_s
             result.transcript, result.reply = prepared.transcript, prepared.reply
+            reply, first_audio = prepared.reply, prepared.first_audio
+            try:
+                actions = await self._keep(reply)
+            except EarpieceError as error:  # the memory file: say so rather than pretend it was kept
+                log.error("%s: %s", self.name, error)
+                reply, first_audio, actions = Reply(MEMORY_TROUBLE, skill="fallback", remember=False), None, []
+            if prepared.model is not None:
+                self.stats["model_turns"] += 1
+            said = await self.voice.speak(reply.text, first_audio, timings, utterance.last_voice_wall,
+                                          more=prepared.model)
+            result.reply = reply = Reply(said, actions=reply.actions, skill=reply.skill, remember=reply.remember)
             if self.config.privacy.store_transcripts:
-                log.info("%s heard: %r -> %r", self.name, prepared.transcript, prepared.reply.text)
-            await self.voice.speak(prepared.reply.text, prepared.first_audio, timings, utterance.last_voice_wall)
-            if prepared.reply.remember:
-                self.last_reply = prepared.reply.text
-            await self._carry_out(prepared.reply)
+                log.info("%s heard: %r -> %r", self.name, prepared.transcript, reply.text)
+            if reply.remember:
+                self.last_reply = reply.text
+            if self._companion is not None and prepared.transcript.strip():
+                self._spawn(asyncio.to_thread(self._companion.record_turn, self.name, prepared.transcript, reply))
+            await self._carry_out(actions)
+            self._spawn(self._follow_up())
         except asyncio.CancelledError:
+            if prepared is not None and prepared.model is not None:
+                prepared.model.cancel()
             result.outcome = "interrupted"
             self._record(result)
             raise
@@ -251,12 +308,34 @@ class DeviceSession:
     def _context(self) -> Context:
         return Context(last_reply=self.last_reply, battery=self.battery, charging=self.charging)
 
-    async def _carry_out(self, reply: Reply) -> None:
-        for action in reply.actions:
+    async def _keep(self, reply: Reply) -> list:
+        """Store what the reply's memory and reminder actions ask for (before saying it was done); the rest (quiet,
+        timers) is returned to be carried out once the reply is spoken."""
+        if self._companion is None or not reply.actions:
+            return list(reply.actions)
+        return await asyncio.to_thread(self._companion.carry_out, reply, self.name)
+
+    async def _carry_out(self, actions: list) -> None:
+        for action in actions:
             if isinstance(action, EnterQuiet):
                 await self._send(control.SetQuiet(True, control.QUIET_SOURCE_VOICE))
             elif isinstance(action, StartTimer):
                 self.timers.start(action.seconds, action.label)
+
+    async def _follow_up(self) -> None:
+        """After a reply, listen a few seconds for a follow-up without the wake word (`[assistant] follow_up_s`),
+        once our own voice has left the mic (the reply and its tail)."""
+        seconds = self.config.assistant.follow_up_s
+        if seconds <= 0:
+            return
+        while self.replying or self.voice.heard_recently(self.config.audio.reply_tail_s):
+            await asyncio.sleep(0.05)
+        if self.listening or self._is_quiet():
+            return
+        self.stats["follow_ups"] += 1
+        self.stats["listens"] += 1
+        self.listening_part.start("follow_up", no_speech_s=seconds)
+        await self._send(control.PlayCue(control.CUE_FOLLOW_UP))
 
     async def stop_reply(self) -> None:
         """Stop whatever the companion is saying (the button was pressed)."""

@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from host.bridge.model_reply import ModelReply
 from host.bridge.reports import TurnTimings
+from host.companion.conversation.base import ConversationError
 from host.pipeline.tts import TtsEngine, split_sentences
 
 log = logging.getLogger(__name__)
@@ -63,10 +65,12 @@ class Voice:
         log.debug("%s: speaking (%s)", self.name, why)
 
     async def speak(self, text: str, first_audio: bytes | None = None, timings: TurnTimings | None = None,
-                    spoken_at: float = 0.0) -> None:
-        """Synthesize sentence by sentence and hand each over as soon as it is ready (first audio leaves early).
+                    spoken_at: float = 0.0, more: ModelReply | None = None) -> str:
+        """Synthesize sentence by sentence and hand each over as soon as it is ready (first audio leaves early);
+        then the sentences `more` (a conversation model still writing) brings. Returns everything said.
         `timings` (with `spoken_at`, the wall time the user stopped) records when the first and last audio left."""
         sentences = split_sentences(text) or [text]
+        said = list(sentences)
         async with self._lock:
             upcoming = None
             try:
@@ -83,12 +87,25 @@ class Voice:
                     self.playback.play(pcm)
                     if index == 0 and timings is not None:
                         timings.latency_s = self._clock() - spoken_at
+                while more is not None and (sentence := await self._next(more)) is not None:
+                    said.append(sentence)
+                    self.playback.play(await self.tts.synthesize_async(sentence))
             finally:
                 if upcoming is not None:
                     upcoming.cancel()
+                if more is not None:
+                    more.cancel()
             self.playback.end_reply()
             if timings is not None:
                 timings.total_s = self._clock() - spoken_at
+        return " ".join(said)
+
+    async def _next(self, more: ModelReply) -> str | None:
+        try:
+            return await more.next_sentence()
+        except ConversationError as error:  # the first sentences are out: end the reply there
+            log.warning("%s: the conversation model stopped mid-reply: %s", self.name, error)
+            return None
 
     async def stop(self) -> None:
         """Stop whatever is being said; the playback drops what it has not played."""

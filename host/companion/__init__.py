@@ -1,7 +1,8 @@
-"""The companion behind the skills: memory the user owns, reminders, and (later) the conversation engine.
+"""The companion behind the skills: memory the user owns, reminders, and the conversation model.
 
 `load_companion(config)` opens everything once (the bridge and `earpiece ask` both use it); `Companion.context()`
-gives the assistant its read-only view, and `Companion.carry_out()` does the actions a reply asks for.
+gives the assistant its read-only view, `Companion.carry_out()` does the actions a reply asks for, and
+`Companion.messages()` is what the conversation model is asked when no skill answers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from host.assistant.reply import Action, Reply
 from host.companion.actions import COMPANION_ACTIONS, carry_out
 from host.companion.memory import MemoryStore
 from host.companion.reminders import ReminderStore
+from host.companion.conversation.base import ConversationEngine
+from host.companion.conversation.loading import load_conversation_engine
+from host.companion.prompt import build_messages, load_persona
 from host.companion.store import Database, MemoryStoreError
 
 __all__ = ["Companion", "MemoryStoreError", "carry_out", "load_companion"]
@@ -23,14 +27,20 @@ __all__ = ["Companion", "MemoryStoreError", "carry_out", "load_companion"]
 @dataclass
 class Companion:
     assistant: Assistant
-    memory: MemoryStore
-    reminders: ReminderStore
+    memory: MemoryStore | None
+    """None when the memory file cannot be used (reported once; the skills say memory is not available)."""
+    reminders: ReminderStore | None
     history_turns: int = 6
     """How many past exchanges a conversation engine is given (`[memory] history_turns`)."""
     forget_on_quiet: bool = False
     """Whether quiet wipes the conversation history (`[memory] forget_on_quiet`)."""
     last_fact_id: dict = field(default_factory=dict)
     """device -> id of the fact stored last in its conversation ("forget that")."""
+    conversation: ConversationEngine | None = None
+    """The model for what no skill answers (None: the skills alone answer)."""
+    persona: str = ""
+    """The persona prompt ([assistant] persona, or the built-in one)."""
+    facts_in_prompt: int = 4
 
     def context(self, heard: str, device: str | None = None, now: datetime | None = None, **status) -> Context:
         """What the assistant may read for one request; `status` passes last_reply, battery, charging."""
@@ -56,28 +66,47 @@ class Companion:
                 self.last_fact_id[device] = 0  # forgotten: a second "forget that" finds nothing
         return others
 
+    def messages(self, heard: str, device: str | None = None, now: datetime | None = None) -> list[dict]:
+        """The conversation model's prompt for `heard`: persona, this earbud's recent history, the facts that bear
+        on these words. Reads the database (run it off the event loop)."""
+        facts, history = [], []
+        if self.memory is not None:
+            facts = [fact.text for fact in self.memory.search(heard, limit=self.facts_in_prompt)]
+            history = [(turn.user_text, turn.reply_text) for turn in self.memory.history(device, self.history_turns)]
+        return build_messages(self.persona, heard, facts, history, now)
+
     def record_turn(self, device: str | None, heard: str, reply: Reply) -> None:
         """Keep the exchange in the conversation history (only within `[memory] history_days`)."""
-        self.memory.add_turn(device, heard, reply.text)
+        if self.memory is not None:
+            self.memory.add_turn(device, heard, reply.text)
 
     def quiet(self, device: str | None = None) -> None:
         """Quiet began: forget the conversation if the user asked for that."""
-        if self.forget_on_quiet:
+        if self.forget_on_quiet and self.memory is not None:
             self.memory.wipe_history(device, everyone=device is None)
 
-    def close(self) -> None:
-        self.memory.db.close()
+    def close(self, conversation: bool = True) -> None:
+        """Close the stores, and the conversation model unless `conversation=False` (someone else owns it)."""
+        if conversation and self.conversation is not None:
+            self.conversation.close()
+        if self.memory is not None:
+            self.memory.db.close()
 
 
-def load_companion(config=None, path: Path | str | None = None, embedder="auto") -> Companion:
-    """The assistant with its memory and reminders, from the user's settings (`config`: host.config.Config).
-    The conversation engine, when there is one, is added here too. Raises MemoryStoreError (corrupt or locked
-    file) — never overwriting the file."""
+def load_companion(config=None, path: Path | str | None = None, embedder="auto", conversation: bool = False,
+                   models_root: Path | None = None) -> Companion:
+    """The assistant with its memory and reminders, from the user's settings (`config`: host.config.Config), and
+    with `conversation` its conversation model ([assistant]). Raises MemoryStoreError (corrupt or locked file) —
+    never overwriting the file — and ModelError/ConversationError/PersonaError for an unusable model setting."""
     from host.config import Config
 
     config = config or Config()
     settings = config.memory
     database = Database(path)
     memory = MemoryStore(history_days=settings.history_days, embedder=embedder, database=database)
-    return Companion(Assistant(), memory, ReminderStore(database=database), history_turns=settings.history_turns,
-                     forget_on_quiet=settings.forget_on_quiet)
+    companion = Companion(Assistant(), memory, ReminderStore(database=database), history_turns=settings.history_turns,
+                          forget_on_quiet=settings.forget_on_quiet)
+    if conversation:
+        companion.persona = load_persona(config.assistant.persona)
+        companion.conversation = load_conversation_engine(config.assistant, models_root)
+    return companion

@@ -46,6 +46,7 @@ class Endpointer:
         self.hangover_frames = max(1, round(hangover_s * 1000 / FRAME_MS))
         self.max_frames = round(max_utterance_s * 1000 / FRAME_MS)
         self.no_speech_frames = round(no_speech_timeout_s * 1000 / FRAME_MS)
+        self._no_speech_frames = self.no_speech_frames  # this listening's (start() may ask for another)
         self._history: deque[bytes] = deque(maxlen=max(1, round(pre_roll_s * 1000 / FRAME_MS)))
         self._pending = b""
         self.listening = False
@@ -66,7 +67,8 @@ class Endpointer:
         """Audio time at the end of the frame being processed (between calls: of the last whole frame fed)."""
         return self.clock.time_at(self._held)
 
-    def start(self, pre_roll_s: float | None = None, cut_at_pause: bool = False) -> None:
+    def start(self, pre_roll_s: float | None = None, cut_at_pause: bool = False,
+              no_speech_s: float | None = None) -> None:
         """Start listening for an utterance; the pre-roll is the audio processed just before.
 
         After a wake word, older audio is the wake word itself, which confuses recognizers: `pre_roll_s` keeps
@@ -74,6 +76,8 @@ class Endpointer:
         between the wake word and the request)."""
         self._reset_utterance()
         self.listening = True
+        self._no_speech_frames = (self.no_speech_frames if no_speech_s is None
+                                  else max(1, round(no_speech_s * 1000 / FRAME_MS)))
         if pre_roll_s is not None:
             keep = round(pre_roll_s * 1000 / FRAME_MS)
             while len(self._history) > keep:
@@ -122,7 +126,7 @@ class Endpointer:
                 self._voiced_len = len(self._utterance)
                 self._history.clear()
                 return [SpeechStarted(self.time_s - START_FRAMES * FRAME_MS / 1000, b"".join(self._utterance))]
-            if self._listen_frames >= self.no_speech_frames:
+            if self._listen_frames >= self._no_speech_frames:
                 self.listening = False
                 return [NoSpeech(self.time_s)]
             return []

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from host import models
+from host.companion.conversation.base import ConversationEngine
+from host.companion.conversation.loading import load_conversation_engine
+from host.companion.prompt import build_messages, load_persona
 from host.config import Config
 from host.pipeline.asr import AsrEngine, load_engine as load_asr
 from host.pipeline.clock import AudioClock
@@ -24,19 +27,27 @@ class Engines:
     asr: AsrEngine
     tts: TtsEngine
     models_root: Path | None = field(default=None)
+    conversation: ConversationEngine | None = None
+    """The conversation model for what the skills don't answer ([assistant]; None: the skills alone answer)."""
+    persona: str = ""
     wake_batching: bool = True
     """Score every earbud's wake word in one shared worker thread, batched (many earbuds on few cores)."""
     _wake_batcher: WakeBatcher | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def load(cls, config: Config | None = None, models_root: Path | None = None) -> "Engines":
-        """Load every model the settings ask for. Raises models.ModelError (one line naming the command to run)."""
+    def load(cls, config: Config | None = None, models_root: Path | None = None,
+             conversation_model: bool = True) -> "Engines":
+        """Load every model the settings ask for (`conversation_model=False`: all but the conversation model).
+        Raises an EarpieceError: models.ModelError (one line naming the command to run), TtsError, ...)."""
         config = config or Config()
         wake = load_wake(config, models_root)
         asr = load_asr(config.asr, models_root)
         tts = load_tts(config.tts)
-        log.info("models loaded: wake %s, asr %s, tts %s", wake.name, asr.name, tts.name)
-        engines = cls(config, wake, asr, tts, models_root)
+        persona = load_persona(config.assistant.persona)
+        conversation = load_conversation_engine(config.assistant, models_root) if conversation_model else None
+        log.info("models loaded: wake %s, asr %s, tts %s, conversation %s", wake.name, asr.name, tts.name,
+                 conversation.model if conversation else "none")
+        engines = cls(config, wake, asr, tts, models_root, conversation, persona)
         engines.warm_up()
         return engines
 
@@ -47,6 +58,13 @@ class Engines:
         self.asr.transcribe(bytes(2 * 8000))
         self.asr.runs = 0
         self.tts.synthesize("Ready.")
+        if self.conversation is not None:
+            # The persona is every prompt's prefix: the model reads it now, and later turns reuse it.
+            deltas = self.conversation.stream(build_messages(self.persona, "Hello."))
+            try:
+                next(deltas, None)
+            finally:
+                deltas.close()
 
     def wake_detector(self, clock: AudioClock | None = None) -> WakeWordDetector:
         """A fresh wake-word stage; a session passes its audio clock (see host/pipeline/clock.py)."""
@@ -64,6 +82,8 @@ class Engines:
                           clock)
 
     def close(self) -> None:
+        if self.conversation is not None:
+            self.conversation.close()
         if self._wake_batcher is not None:
             self._wake_batcher.close()
         self.tts.close()

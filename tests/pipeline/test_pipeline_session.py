@@ -241,3 +241,26 @@ def test_transcripts_reach_the_log_only_when_allowed(engines, speech, caplog):
     assert "time is it" not in caplog.text.lower()
     run(scenario(with_settings(engines, privacy=PrivacySettings(store_transcripts=True))))
     assert "time is it" in caplog.text.lower()
+
+
+def test_a_follow_up_needs_no_wake_word_and_silence_ends_the_conversation(engines, speech):
+    async def scenario():
+        session, link = make_session(engines)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.0))
+        await session.wait_idle()
+        await feed(session, silence(2.5))  # the reply plays and its tail passes: the earbud listens on
+        await asyncio.sleep(0.1)
+        assert session.listening and link.controls[-1] == control.PlayCue(control.CUE_FOLLOW_UP)
+        await feed(session, speech("What's the date?") + silence(1.0))
+        await session.wait_idle()
+        await feed(session, silence(3.5))
+        await asyncio.sleep(0.1)
+        assert session.listening  # listening on after the second reply too...
+        await feed(session, silence(engines.config.assistant.follow_up_s + 0.5))
+        return session, link
+
+    session, link = run(scenario())
+    assert [t.trigger for t in session.turns] == ["wake", "follow_up"]  # ...and its silence is no turn
+    assert session.turns[1].reply.skill == "date"
+    assert not session.listening and session.stats["wake_detections"] == 1
+    assert link.controls[-1] == control.PlayCue(control.CUE_FOLLOW_UP)  # the conversation just ends: no cue

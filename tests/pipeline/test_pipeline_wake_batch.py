@@ -78,7 +78,7 @@ def bridge_voice(text: str, models_root: Path, tmp_path: Path) -> bytes:
     to say "Ready." when it started.)"""
     wav = tmp_path / "said.wav"
     code = ("import sys; from pathlib import Path; from host.config import Config; from host.system.demo import write_wav; "
-            "from host.pipeline.engines import Engines; tts = Engines.load(Config(), Path(sys.argv[3])).tts; "
+            "from host.pipeline.engines import Engines; tts = Engines.load(Config(), Path(sys.argv[3]), conversation_model=False).tts; "
             "tts.synthesize('Ready.'); write_wav(sys.argv[1], tts.synthesize(sys.argv[2]))")
     subprocess.run([sys.executable, "-c", code, str(wav), text, str(models_root)], check=True, cwd=REPO,
                    capture_output=True)

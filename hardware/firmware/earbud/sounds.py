@@ -29,6 +29,7 @@ CUES = {
     control.CUE_ERROR: ((220, 300),),
     control.CUE_PAIRING: ((660, 80), (0, 60), (660, 80), (0, 60), (990, 160)),
     control.CUE_CONNECTED: ((523, 90), (659, 90), (784, 160)),
+    control.CUE_FOLLOW_UP: ((1320, 60),),  # soft and short: "still listening", not a new wake
 }
 
 DIGIT_GAP_MS = 250  # silence between spoken digits, so "1 1" is two digits
