@@ -87,8 +87,15 @@ def _companion():
 
 
 def cmd_ask(args) -> int:
-    companion = _companion()
-    reply = companion.respond(args.text, args.device)
+    from host.cli.config_commands import load_config
+    from host.companion import load_companion
+
+    companion = load_companion(load_config(), conversation=True)
+    try:
+        reply = _answer(companion, args.text, args.device)
+    finally:
+        if companion.conversation is not None:
+            companion.conversation.close()
     others = companion.carry_out(reply, args.device)
     companion.record_turn(args.device, args.text, reply)
     for action in others:
@@ -140,6 +147,18 @@ def cmd_memory_forget(args) -> int:
         raise CliError(f"no fact with id {args.id}; see `earpiece memory list`")
     emit(args, {"forgotten": 1, "fact": fact.to_dict()}, f"Forgot: {fact.text}")
     return 0
+
+
+def _answer(companion, text: str, device: str | None):
+    """The skills' reply, or the conversation model's for what they don't answer (as the bridge does)."""
+    from host.assistant.reply import Reply
+    from host.companion.conversation.sentences import speakable
+
+    reply = companion.respond(text, device)
+    if reply.skill != "fallback" or not text.strip() or companion.conversation is None:
+        return reply
+    answer = speakable(companion.conversation.reply(companion.messages(text, device)))
+    return Reply(answer, skill="conversation") if answer else reply
 
 
 def cmd_reminders_list(args) -> int:
