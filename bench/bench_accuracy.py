@@ -11,7 +11,7 @@ start-up guard), so every clip is preceded by that much digital silence and foll
 frames need it to be scored). Padding never counts as audio: false accepts per hour divide by the real clips'
 duration only. Negatives = negatives/ + speech/ (sentences contain no "alexa").
 
-ASR: the default engine (`[asr]` defaults: faster-whisper tiny.en here) transcribes each speech clip whole;
+ASR: the default engine (`[asr]` defaults: Moonshine base here), and whisper tiny.en beside it, transcribe each speech clip whole;
 WER = word edits / reference words over the whole set, after normalizing both sides the same way (`normalize`).
 
     .venv/bin/python -m bench --only accuracy [--quick]
@@ -282,12 +282,32 @@ def run_wake(clips: list[Clip], workers: int) -> tuple[dict, list[WakeScore]]:
 # ---- ASR -----------------------------------------------------------------------------------------------------
 
 
+COMPARED_ENGINES = ("moonshine", "whisper")  # the default and the one before it, measured in the same run
+
+
 def run_asr(clips: list[Clip]) -> tuple[dict, list[dict]]:
+    """The default engine's section, with every compared engine's word error rate beside it (`wer_by_engine`)."""
+    from dataclasses import replace
+
     from host.config import Config
+
+    default = Config().asr
+    section, rows = _asr_section(default, clips)
+    section["wer_by_engine"] = {section["engine"]: section["wer"]}
+    section["median_transcribe_ms_by_engine"] = {section["engine"]: section["median_transcribe_ms"]}
+    for name in COMPARED_ENGINES:
+        if name in section["wer_by_engine"]:
+            continue
+        other, _ = _asr_section(replace(default, engine=name), clips)
+        section["wer_by_engine"][other["engine"]] = other["wer"]
+        section["median_transcribe_ms_by_engine"][other["engine"]] = other["median_transcribe_ms"]
+    return section, rows
+
+
+def _asr_section(settings, clips: list[Clip]) -> tuple[dict, list[dict]]:
     from host.pipeline.asr import load_engine
     from host.pipeline.audio import read_wav
 
-    settings = Config().asr
     engine = load_engine(settings)
     engine.transcribe(bytes(2 * 8000))  # the first run pays for lazy allocations: keep it out of the timings
     rows = []
@@ -307,6 +327,7 @@ def run_asr(clips: list[Clip]) -> tuple[dict, list[dict]]:
     words = sum(row["words"] for row in rows)
     audio_s = sum(row["audio_s"] for row in rows)
     compute_s = sum(row["transcribe_s"] for row in rows)
+    times = sorted(row["transcribe_s"] for row in rows)
     section = {
         "wer": round_or_none(wer(rows), 4),
         "engine": engine.name,
@@ -317,6 +338,7 @@ def run_asr(clips: list[Clip]) -> tuple[dict, list[dict]]:
         "by_source": by_source,
         "audio_s": round(audio_s, 1),
         "real_time_factor": round(compute_s / audio_s, 3) if audio_s else None,
+        "median_transcribe_ms": round(times[len(times) // 2] * 1000) if times else None,
         "normalization": "lower case; digits to words (num2words; 4-digit 1100-1999 as years; no 'and'); "
                          "hyphens to spaces; other punctuation dropped; mr/mrs/dr spelled out",
     }
