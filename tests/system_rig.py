@@ -37,6 +37,10 @@ def earpiece(*args: str, env: dict, timeout: float = 60, check: bool = True) -> 
     return result
 
 
+# Systems whose tests are not about conversation leave the conversation model out: it costs seconds per bridge.
+NO_CONVERSATION_MODEL = '[assistant]\nengine = "off"\n'
+
+
 @dataclass
 class System:
     tmp: Path
@@ -67,9 +71,9 @@ class System:
         env = bridge_env(tmp / "home", radio, EARPIECE_MODELS_DIR=str(models_root))
         system = cls(tmp, radio, earbud, env, mic, speaker, list(earbud_args))
         try:
-            if config_toml is not None:
-                (tmp / "home" / "config").mkdir(parents=True)
-                (tmp / "home" / "config" / "config.toml").write_text(config_toml)
+            (tmp / "home" / "config").mkdir(parents=True)
+            (tmp / "home" / "config" / "config.toml").write_text(NO_CONVERSATION_MODEL if config_toml is None
+                                                                 else config_toml)
             with earpiece_home(tmp / "home"):
                 asyncio.run(pair(radio, earbud.address, PASSKEY))
             if bridge:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.system_rig import System
+from tests.system_rig import NO_CONVERSATION_MODEL, System
 
 LEAD_IN_S = 2.0  # the wake word model ignores the first ~1.6 s of a stream
 
@@ -31,7 +31,8 @@ def start_system(tmp_path, use_models):
     def start(mic_pcm: bytes) -> System:
         systems.append(System.start(tmp_path, use_models, mic_pcm, name="Earpiece-E2E",
                                     speaker=tmp_path / "speaker.wav",
-                                    config_toml="[privacy]\nstore_transcripts = true\n", wait_connected=False))
+                                    config_toml="[privacy]\nstore_transcripts = true\n" + NO_CONVERSATION_MODEL,
+                                    wait_connected=False))
         return systems[-1]
 
     yield start
