@@ -36,6 +36,7 @@ class Bridge:
         on_turn: Callable[[str, TurnResult], None] | None = None,
         control_server: bool = True,
         companion: Companion | None = None,
+        on_partial: Callable[[str, str], None] | None = None,
     ):
         self.engines = engines
         self.adapter = adapter
@@ -43,6 +44,7 @@ class Bridge:
         self.quiet = QuietController(self.registry)
         self._devices = devices
         self._on_turn = on_turn
+        self._on_partial = on_partial
         self.runners: dict[str, EarbudRunner] = {}
         self._server = ControlServer(self.handle_request) if control_server else None
         self.companion = companion
@@ -59,7 +61,8 @@ class Bridge:
         if self.companion is None and self.engines is not None:
             self.companion = open_companion(self.engines)
         for device in self._devices if self._devices is not None else self.registry.all():
-            runner = EarbudRunner(device, self.engines, self.adapter, self.quiet, self._on_turn, self.companion)
+            runner = EarbudRunner(device, self.engines, self.adapter, self.quiet, self._on_turn, self.companion,
+                                  self._on_partial)
             self.runners[device.address] = runner
             await runner.start()
             log.info("bridge: %s (%s) added", device.name, device.address)

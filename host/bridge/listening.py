@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from host.assistant.reply import Reply
 from host.bridge.model_reply import ModelReply
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 EARLY_END_FRACTION = 2 / 3  # of the hangover: enough silence to end a request the assistant understood
 WAKE_SETTLE_S = 2.0  # silence a fresh wake-word state hears after quiet, before the mic's audio
+PARTIAL_EVERY_S = 0.6  # of speech between partial recognitions (each costs about one short recognition)
+PARTIALS = threading.Lock()  # one partial recognition at a time in the bridge: finals and wake words first
 
 
 @dataclass
@@ -80,6 +83,9 @@ class Utterance:
     """The streaming recognizer's stream holding this utterance (None for whole-utterance recognizers)."""
     last_voice_wall: float
     """Wall-clock time the last voiced audio was heard (latency is counted from here)."""
+    earlier: list[asyncio.Task] = field(default_factory=list)
+    """Recognitions of the stretches before this one when speech ran past `max_utterance_s` (dictation): the
+    transcript is theirs and this one's, in order."""
 
 
 Prepare = Callable[[bytes, object], Awaitable[Prepared]]
@@ -111,7 +117,12 @@ class Listening:
         self._stream = None
         self._speculation: Speculation | None = None
         self._last_voice_wall = 0.0
+        self._earlier: list[asyncio.Task] = []  # recognitions of the stretches cut at max_utterance_s
+        self._turn_check: asyncio.Task | None = None  # the end-of-turn model consulted in this pause
+        self._partial: asyncio.Task | None = None
+        self._partial_at = 0  # utterance bytes when the last partial was started
         self.partial_transcript = ""
+        self.on_partial: Callable[[str], None] | None = None  # each new partial transcript (logs, the demo)
 
     @property
     def listening(self) -> bool:
@@ -139,6 +150,10 @@ class Listening:
         self._stream = None
         self.partial_transcript = ""
         self.discard_speculation()
+        for task in [*self._earlier, self._turn_check, self._partial]:
+            if task is not None:
+                task.cancel()
+        self._earlier, self._turn_check, self._partial = [], None, None
 
     def settle(self) -> None:
         """Start fresh stages that first hear silence (quiet ended). A fresh openWakeWord state starts from noise and
@@ -169,7 +184,7 @@ class Listening:
             self._wake.process_silence(len(pcm))  # the user is talking to us, not saying the wake word
             for event in self._endpointer.process(pcm):
                 self._on_endpoint_event(event)
-            self._maybe_end_early()
+            self._listen_on()
             return None
         detections = self._wake.process(pcm)
         self._endpointer.process(pcm)  # keeps the pre-roll filled
@@ -187,6 +202,7 @@ class Listening:
         self.wake_event = wake
         self._stream = None
         self._speculation = None
+        self._earlier, self._turn_check, self._partial_at = [], None, 0
         self.partial_transcript = ""
         if wake is not None:
             # Pre-roll counted from the frame that fired, not from the end of the chunk that carried it.
@@ -226,16 +242,85 @@ class Listening:
                 task.add_done_callback(lambda _task: self._maybe_end_early())
         elif isinstance(event, SpeechResumed):
             self.discard_speculation()
+            self._turn_check = None
+        elif isinstance(event, SpeechEnded) and event.reason == "max_length" and not asr.streaming:
+            # Still talking (dictation): nothing is lost. This stretch is recognized now, and listening goes on
+            # at once; the turn's transcript is all the stretches.
+            self._earlier.append(asyncio.get_running_loop().create_task(asyncio.to_thread(asr.transcribe,
+                                                                                          event.audio)))
+            self.discard_speculation()
+            self._endpointer.start(0.0)
+            self._partial_at = 0
+            self.stats["continued"] += 1
         elif isinstance(event, SpeechEnded):
             if event.reason not in ("silence", "complete"):
                 self._last_voice_wall = self._wall()
             trigger, self.trigger = self.trigger or "wake", None
             speculation, self._speculation = self._speculation, None
             stream, self._stream = self._stream, None
-            self._on_utterance(Utterance(trigger, event, speculation, stream, self._last_voice_wall))
+            earlier, self._earlier = self._earlier, []
+            if earlier and speculation is not None:  # the speculation heard only the last stretch
+                speculation.discard()
+                speculation = None
+            self._on_utterance(Utterance(trigger, event, speculation, stream, self._last_voice_wall, earlier))
         elif isinstance(event, NoSpeech):
             trigger, self.trigger = self.trigger or "wake", None
             self._on_no_speech(trigger)
+
+    def _listen_on(self) -> None:
+        """Per chunk while listening: end early when the request is complete, and recognize while they speak."""
+        self._maybe_end_early()
+        if self.listening:
+            self._maybe_ask_turn_model()
+            self._maybe_recognize_partial()
+
+    def _maybe_ask_turn_model(self) -> None:
+        """Once per pause, after `[end_of_turn] ask_after_s` of silence, ask the end-of-turn model whether the
+        request sounds finished; if it does, the turn ends now (otherwise silence ends it, patiently)."""
+        model, settings = self.engines.turn_completion, self.engines.config.end_of_turn
+        if model is None or self._turn_check is not None or self._endpointer.silence_s < settings.ask_after_s:
+            return
+        pause = self._endpointer.utterance_bytes
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(model.probability, self._endpointer.utterance_with_pause))
+        task.add_done_callback(lambda done: self._turn_judged(done, pause))
+        self._turn_check = task
+
+    def _turn_judged(self, task: asyncio.Task, pause: int) -> None:
+        if task.cancelled() or task.exception() is not None or not self.listening:
+            return
+        if self._endpointer.utterance_bytes != pause or self._endpointer.silence_s == 0:
+            return  # they spoke on meanwhile
+        if task.result() >= self.engines.config.end_of_turn.threshold:
+            event = self._endpointer.end_now()
+            if event is not None:
+                self.stats["end_of_turn_model_ends"] += 1
+                self._on_endpoint_event(event)
+
+    def _maybe_recognize_partial(self) -> None:
+        """Recognize the growing utterance every PARTIAL_EVERY_S of speech, one recognition at a time across the
+        whole bridge (PARTIALS: never at the cost of other earbuds' wake words), for the partial transcript."""
+        asr = self.engines.asr
+        audio_len = self._endpointer.utterance_bytes
+        if asr.streaming or not self.on_partial or self._partial is not None and not self._partial.done():
+            return
+        if self._speculation is not None or self._endpointer.silence_s > 0:
+            return  # in a pause the speculative recognition runs: it comes first
+        if audio_len - self._partial_at < PARTIAL_EVERY_S * SAMPLE_RATE * 2 or not PARTIALS.acquire(blocking=False):
+            return
+        self._partial_at = audio_len
+        audio = self._endpointer.utterance_with_pause
+
+        async def recognize() -> None:
+            try:
+                text = await asyncio.to_thread(asr.transcribe, audio)
+            finally:
+                PARTIALS.release()
+            if text and self.listening and text != self.partial_transcript:
+                self.partial_transcript = text
+                self.on_partial(text)
+
+        self._partial = asyncio.get_running_loop().create_task(recognize())
 
     def _maybe_end_early(self) -> None:
         """End the utterance before the hangover runs out when the speculative answer shows it is complete.
@@ -260,8 +345,10 @@ class Listening:
 
     def _accept(self, pcm: bytes) -> None:
         partial = self._stream.accept(pcm)
-        if partial is not None:
+        if partial is not None and partial != self.partial_transcript:
             self.partial_transcript = partial
+            if self.on_partial is not None:
+                self.on_partial(partial)
 
     def discard_speculation(self) -> None:
         if self._speculation is not None:
@@ -270,4 +357,5 @@ class Listening:
             self._speculation = None
 
     def pending_tasks(self) -> list[asyncio.Task]:
-        return [self._speculation.task] if self._speculation is not None else []
+        tasks = [self._speculation.task] if self._speculation is not None else []
+        return tasks + [t for t in [*self._earlier, self._turn_check, self._partial] if t is not None]

@@ -38,7 +38,7 @@ STATUS_TIMEOUT_S = 5.0
 class EarbudRunner:
     def __init__(self, device: PairedDevice, engines: Engines, adapter: Adapter | str | None,
                  quiet: QuietController, on_turn: Callable[[str, TurnResult], None] | None = None,
-                 companion: Companion | None = None):
+                 companion: Companion | None = None, on_partial: Callable[[str, str], None] | None = None):
         self.device = device
         self.quiet = quiet
         self.address = device.address
@@ -47,6 +47,7 @@ class EarbudRunner:
         self.session = DeviceSession(
             engines, self._send_control, self.pacer, name=device.name, companion=companion,
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
+            on_partial=(lambda text: on_partial(device.name, text)) if on_partial else None,
             is_quiet=lambda: self.link.quiet,  # the link's gate: set by _apply_quiet from the quiet controller
         )
         self.link.quiet = quiet.is_quiet(device.address)  # a restarted bridge picks up where the record says

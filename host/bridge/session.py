@@ -46,13 +46,14 @@ MODEL_TROUBLE = "Sorry, I can't think straight just now. Try again in a moment."
 MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my memory file."
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
-         "timers_started", "timers_fired", "errors", "early_ends")
+         "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials")
 
 
 class DeviceSession:
     def __init__(self, engines: Engines, send_control: SendControl, playback: Playback, *,
                  companion: Companion | None = None, name: str = "earbud",
                  on_turn: Callable[[TurnResult], None] | None = None,
+                 on_partial: Callable[[str], None] | None = None,
                  is_quiet: Callable[[], bool] = lambda: False,
                  clock: Callable[[], float] = time.perf_counter):
         self.engines = engines
@@ -68,6 +69,11 @@ class DeviceSession:
         self.listening_part = Listening(engines, self._prepare, self._on_utterance, self._on_no_speech, self.stats,
                                         name, clock)
         self.voice = Voice(engines.tts, playback, name, clock)
+        self._on_partial = on_partial
+        # Partial transcripts cost recognitions: made only for someone who reads them (the demo, or the log when
+        # transcripts may be kept).
+        if on_partial is not None or self.config.privacy.store_transcripts:
+            self.listening_part.on_partial = self._partial_heard
         self.timers = Timers(lambda text: self.voice.start(text, "timer"), self.stats)
         self.battery: int | None = None
         self.charging = False
@@ -179,6 +185,14 @@ class DeviceSession:
         self.listening_part.start(trigger, wake)
         await self._send(control.PlayCue(control.CUE_WAKE))
 
+    def _partial_heard(self, text: str) -> None:
+        """What the recognizer has heard so far of the request in progress."""
+        self.stats["partials"] += 1
+        if self.config.privacy.store_transcripts:
+            log.info("%s hearing: %r", self.name, text)
+        if self._on_partial is not None:
+            self._on_partial(text)
+
     def _on_no_speech(self, trigger: str) -> None:
         if trigger == "follow_up":  # the conversation simply ended: nothing to record, no cue
             return
@@ -192,7 +206,7 @@ class DeviceSession:
 
     # ---- a turn ----------------------------------------------------------------------------------------------
 
-    async def _prepare(self, audio: bytes, stream) -> Prepared:
+    async def _prepare(self, audio: bytes, stream, earlier: list[asyncio.Task] = ()) -> Prepared:
         """Recognize, answer and synthesize the first sentence. Pure up to here: no side effects (a conversation
         model may already be writing the rest of its reply: `Prepared.model`)."""
         started = self._clock()
@@ -201,6 +215,8 @@ class DeviceSession:
         else:
             self.stats["asr_runs"] += 1
             text = await asyncio.to_thread(self.engines.asr.transcribe, audio)
+        if earlier:  # speech that ran past max_utterance_s: every stretch, in order
+            text = " ".join([*(await asyncio.gather(*earlier)), text]).strip()
         recognized = self._clock()
         reply = await asyncio.to_thread(self._respond, text)
         model = None
@@ -262,7 +278,7 @@ class DeviceSession:
                 speculation.discard()
                 self.stats["speculations_discarded"] += 1
             if prepared is None:
-                prepared = await self._prepare(utterance.end.audio, utterance.stream)
+                prepared = await self._prepare(utterance.end.audio, utterance.stream, utterance.earlier)
             timings.asr_s, timings.assistant_s = prepared.asr_s, prepared.assistant_s
             timings.tts_first_audio_s = prepared.tts_s
             result.transcript, result.reply = prepared.transcript, prepared.reply

@@ -157,6 +157,11 @@ class Endpointer:
         """Length of the audio an end decided now would hand over (up to the last voiced frame)."""
         return self._voiced_len * FRAME_BYTES if self.listening and self._in_speech else 0
 
+    @property
+    def utterance_with_pause(self) -> bytes:
+        """The utterance in progress with the silence after it so far (what an end-of-turn model listens to)."""
+        return b"".join(self._utterance) if self.listening and self._in_speech else b""
+
     def end_now(self, reason: str = "complete") -> SpeechEnded | None:
         """End the utterance in progress before the hangover runs out (the caller knows the request is complete),
         exactly as the hangover would have ended it; None when no speech is in progress."""

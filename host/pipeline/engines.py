@@ -13,6 +13,7 @@ from host.companion.prompt import build_messages, load_persona
 from host.config import Config
 from host.pipeline.asr import AsrEngine, load_engine as load_asr
 from host.pipeline.clock import AudioClock
+from host.pipeline.end_of_turn import TurnCompletion, load_turn_completion
 from host.pipeline.endpoint import Endpointer
 from host.pipeline.tts import TtsEngine, load_engine as load_tts
 from host.pipeline.wake import BatchedWakeDetector, WakeBatcher, WakeModel, WakeWordDetector
@@ -30,6 +31,8 @@ class Engines:
     conversation: ConversationEngine | None = None
     """The conversation model for what the skills don't answer ([assistant]; None: the skills alone answer)."""
     persona: str = ""
+    turn_completion: TurnCompletion | None = None
+    """Smart Turn: judges from the sound of speech whether a request is finished ([end_of_turn])."""
     wake_batching: bool = True
     """Score every earbud's wake word in one shared worker thread, batched (many earbuds on few cores)."""
     _wake_batcher: WakeBatcher | None = field(default=None, init=False, repr=False)
@@ -47,7 +50,8 @@ class Engines:
         conversation = load_conversation_engine(config.assistant, models_root) if conversation_model else None
         log.info("models loaded: wake %s, asr %s, tts %s, conversation %s", wake.name, asr.name, tts.name,
                  conversation.model if conversation else "none")
-        engines = cls(config, wake, asr, tts, models_root, conversation, persona)
+        turn_completion = load_turn_completion(models_root) if config.end_of_turn.enabled else None
+        engines = cls(config, wake, asr, tts, models_root, conversation, persona, turn_completion)
         engines.warm_up()
         return engines
 
@@ -58,6 +62,8 @@ class Engines:
         self.asr.transcribe(bytes(2 * 8000))
         self.asr.runs = 0
         self.tts.synthesize("Ready.")
+        if self.turn_completion is not None:
+            self.turn_completion.probability(bytes(2 * 16000))
         if self.conversation is not None:
             # The persona is every prompt's prefix: the model reads it now, and later turns reuse it.
             deltas = self.conversation.stream(build_messages(self.persona, "Hello."))
@@ -78,7 +84,11 @@ class Engines:
 
     def endpointer(self, clock: AudioClock | None = None) -> Endpointer:
         s = self.config.endpoint
-        return Endpointer(s.vad_aggressiveness, s.pre_roll_s, s.hangover_s, s.max_utterance_s, s.no_speech_timeout_s,
+        # With an end-of-turn model, silence alone waits patiently: the model (or a request a skill understood)
+        # ends a finished turn sooner.
+        hangover = s.hangover_s if self.turn_completion is None else max(
+            s.hangover_s, self.config.end_of_turn.patient_hangover_s)
+        return Endpointer(s.vad_aggressiveness, s.pre_roll_s, hangover, s.max_utterance_s, s.no_speech_timeout_s,
                           clock)
 
     def close(self) -> None:

@@ -43,6 +43,8 @@ class DemoResult:
     reply: str
     latency_ms: dict
     speaker_wav: str
+    partials: list[str]
+    """What the recognizer had heard while the user was still speaking, in order."""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -78,7 +80,12 @@ async def run_demo(
     last_voiced_s = (len(silence(LEAD_IN_S)) // 2 + last_voiced_sample(speech)) / SAMPLE_RATE
     speaker_wav.parent.mkdir(parents=True, exist_ok=True)
     turns: list[TurnResult] = []
+    partials: list[str] = []
     got_turn = asyncio.Event()
+
+    def on_partial(_name: str, text: str) -> None:
+        partials.append(text)
+        progress(f"hearing {text!r} ...")
 
     def on_turn(_name: str, result: TurnResult) -> None:
         if result.outcome != "no_speech":
@@ -90,8 +97,8 @@ async def run_demo(
         write_wav(workdir / "mic.wav", mic)
         progress("the earbud's mic will say " + repr(utterance))
         earbud = EarbudSpec("Earpiece-Demo", mic=[workdir / "mic.wav"], speaker=speaker_wav)
-        async with SystemHarness([earbud], engines=engines, on_turn=on_turn, radio_args=radio_args,
-                                 workdir=workdir, progress=progress) as system:
+        async with SystemHarness([earbud], engines=engines, on_turn=on_turn, on_partial=on_partial,
+                                 radio_args=radio_args, workdir=workdir, progress=progress) as system:
             runner = system.runner(0)
             try:
                 await asyncio.wait_for(got_turn.wait(), TURN_TIMEOUT_S)
@@ -138,6 +145,7 @@ async def run_demo(
             "total": None if total_ms is None else round(total_ms),
         },
         speaker_wav=str(speaker_wav.resolve()),
+        partials=partials,
     )
 
 

@@ -173,6 +173,7 @@ class SystemHarness:
         engines=None,
         bridge: str | None = "in-process",
         on_turn: Callable | None = None,
+        on_partial: Callable | None = None,
         radio_args: dict | None = None,
         workdir: Path | None = None,
         home: Path | None = None,
@@ -191,6 +192,7 @@ class SystemHarness:
         self._engines = engines
         self._mode = bridge
         self._on_turn = on_turn
+        self._on_partial = on_partial
         self._radio_args = radio_args or {}
         self._own_workdir = workdir is None
         self.workdir = workdir
@@ -241,7 +243,7 @@ class SystemHarness:
 
             self._progress("bridge connecting")
             self.bridge = Bridge(self._engines, adapter=self.adapter, registry=self.registry, devices=self.devices,
-                                 on_turn=self._on_turn, control_server=False)
+                                 on_turn=self._on_turn, on_partial=self._on_partial, control_server=False)
             await self.bridge.start()
             if self._wait_connected:
                 await asyncio.gather(*(runner.link.wait_connected(timeout=CONNECT_TIMEOUT_S)
