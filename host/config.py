@@ -117,7 +117,8 @@ class AssistantSettings:
                                  "word (0: off)", minimum=0.0, maximum=30.0)
     max_tokens: int = setting(160, "longest reply, in tokens (about 3/4 of a word each)", minimum=16, maximum=2048)
     persona: str = setting("", "a text file with the assistant's character (empty: the built-in persona)")
-    threads: int = setting(1, "local: CPU threads the model uses", minimum=1, maximum=64)
+    threads: int = setting(2, "local: CPU threads the model uses (2 was fastest on a 2-core machine, busy or not)",
+                           minimum=1, maximum=64)
 
 
 @dataclass(frozen=True)

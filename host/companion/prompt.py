@@ -38,13 +38,23 @@ def build_messages(persona: str, words: str, facts: list[str] = (), history: lis
 
     `facts`: what the user told us that is relevant now (most relevant first); `history`: the earlier (user,
     assistant) turns to include, oldest first (the caller picks how many: [memory] history_turns); `now`: the
-    local time (default: now)."""
+    local time (default: now).
+
+    For the fastest next turn, keep as that turn's history the user message as sent (`messages[-1]["content"]`:
+    the words after their bracketed note; `words_of` gives the words back) and the reply as generated (the
+    deltas joined): the next prompt then begins exactly like this one and a local model reads only the new turn.
+    Plain words work too, at the cost of re-reading the last exchange (0.3 to 0.7 s more, measured on two cores)."""
     messages = [{"role": "system", "content": persona}]
     for said, answered in history:
         messages.append({"role": "user", "content": said})
         messages.append({"role": "assistant", "content": answered})
-    messages.append({"role": "user", "content": f"({_context(facts, now or datetime.now())})\n{words}"})
+    messages.append({"role": "user", "content": f"[{_context(facts, now or datetime.now())}]\n{words}"})
     return messages
+
+
+def words_of(content: str) -> str:
+    """The user's words from a user message `build_messages` made (the bracketed note removed)."""
+    return content.split("]\n", 1)[1] if content.startswith("[") and "]\n" in content else content
 
 
 def _context(facts: list[str], now: datetime) -> str:
@@ -52,5 +62,5 @@ def _context(facts: list[str], now: datetime) -> str:
     context = f"It is {now.strftime('%A')}, {now.day} {now.strftime('%B %Y')}, {hour}."
     facts = [" ".join(fact.split()) for fact in facts if fact.strip()]
     if facts:
-        context += " What the user has told you: " + " ".join(f"{f.rstrip('.')}." for f in facts)
+        context += " The user told you before: " + " ".join(f'"{f}"' for f in facts)
     return context

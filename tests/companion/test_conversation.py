@@ -12,7 +12,7 @@ import pytest
 from host import models
 from host.companion.conversation import ConversationError, load_conversation_engine, sentences, speakable
 from host.companion.conversation.local import LocalEngine
-from host.companion.prompt import PERSONA_FILE, PersonaError, build_messages, load_persona
+from host.companion.prompt import PERSONA_FILE, PersonaError, build_messages, load_persona, words_of
 from host.config import AssistantSettings, ConfigError, parse
 
 FALLBACK = "Sorry, I didn't catch that"
@@ -168,6 +168,7 @@ def test_the_system_prompt_is_the_same_every_turn_and_the_history_comes_before_t
     assert "Monday, 30 November 2026, 9:40 PM" in first[-1]["content"]
     assert "allergic to peanuts." in first[-1]["content"]
     assert "Tuesday, 1 December 2026, 9:05 AM" in second[-1]["content"] and "told you" not in second[-1]["content"]
+    assert words_of(first[-1]["content"]) == "Hi there." and words_of("Hi there.") == "Hi there."
 
 
 def test_the_persona_can_be_the_users_own_file(tmp_path):

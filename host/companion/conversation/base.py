@@ -8,6 +8,10 @@ from typing import Iterator
 from host.errors import EarpieceError
 
 
+# Sampling temperature for every engine: a small model at 0.7 strayed from the persona (it made up the weather).
+TEMPERATURE = 0.3
+
+
 class ConversationError(EarpieceError):
     """The conversation model cannot answer (server down or too slow, model broken); one line saying what to do."""
 
@@ -26,6 +30,10 @@ class ConversationEngine(ABC):
         """Text deltas of the assistant's reply to `messages` ([{"role": ..., "content": ...}, ...]).
 
         Raises ConversationError (before the first delta when the model cannot start)."""
+
+    def warm_up(self, system_prompt: str) -> None:
+        """Read the system prompt ahead of the first turn, so that turn answers as fast as later ones. Blocking
+        (seconds for a local model): call it from a worker thread at start-up. Does nothing for a server."""
 
     def reply(self, messages: list[dict]) -> str:
         """The whole reply at once."""

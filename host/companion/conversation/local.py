@@ -2,18 +2,19 @@
 
 One `Llama` object lives as long as the engine, so llama.cpp keeps the evaluated prompt between turns: a new
 prompt that starts like the last one (the same system prompt, the history so far) is evaluated only from where it
-differs, which is what makes later turns answer quickly. Threads are always set explicitly: llama.cpp's default
-batch threads (every core) crawl when the machine is busy with speech recognition at the same time."""
+differs, which is what makes later turns answer quickly. Threads are always set explicitly, the same for reading
+the prompt and for generating: llama.cpp's default batch threads (every core) crawled when the machine was busy."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
-from host.companion.conversation.base import ConversationEngine, ConversationError
+from host.companion.conversation.base import TEMPERATURE, ConversationEngine, ConversationError
 from host.models import ModelError
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,11 @@ CONTEXT_TOKENS = 2048  # persona + a few facts + the last turns fit; more only c
 class LocalEngine(ConversationEngine):
     name = "local"
 
-    def __init__(self, model_path: Path, threads: int = 1, max_tokens: int = 160, context_tokens: int = CONTEXT_TOKENS):
+    def __init__(self, model_path: Path, threads: int = 2, max_tokens: int = 160, context_tokens: int = CONTEXT_TOKENS):
+        # llama.cpp's OpenMP threads spin while they wait for each other; on a busy 2-core machine that made two
+        # threads three times slower than one. Passive waiting keeps two threads the faster choice (read when
+        # llama.cpp's OpenMP library loads, so before the import).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from llama_cpp import Llama
         except ImportError:
@@ -44,12 +49,12 @@ class LocalEngine(ConversationEngine):
         log.info("conversation model %s loaded in %.1f s (%d thread%s)", self.model, self.load_s, threads,
                  "" if threads == 1 else "s")
 
-    def stream(self, messages: list[dict]) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
         with self._lock:
             if self._llama is None:
                 raise ConversationError("the conversation engine was closed: restart the bridge")
-            chunks = self._llama.create_chat_completion(messages=messages, max_tokens=self.max_tokens,
-                                                        temperature=0.7, top_p=0.9, stream=True)
+            chunks = self._llama.create_chat_completion(messages=messages, max_tokens=max_tokens or self.max_tokens,
+                                                        temperature=TEMPERATURE, top_p=0.9, stream=True)
             try:
                 for chunk in chunks:
                     delta = chunk["choices"][0]["delta"].get("content")
@@ -61,8 +66,21 @@ class LocalEngine(ConversationEngine):
             finally:
                 chunks.close()  # stops llama.cpp generating the rest
 
+    def warm_up(self, system_prompt: str) -> None:
+        started = time.monotonic()
+        for _ in self.stream([{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hi."}],
+                             max_tokens=1):
+            pass
+        log.info("conversation model read the system prompt in %.1f s", time.monotonic() - started)
+
     def close(self) -> None:
-        with self._lock:
-            llama, self._llama = getattr(self, "_llama", None), None
+        # A reply still streaming in another thread must not lose its model mid-token: wait for it a little.
+        if not self._lock.acquire(timeout=5.0):
+            log.warning("conversation model still busy at close: left to the garbage collector")
+            return
+        try:
+            llama, self._llama = self._llama, None
             if llama is not None:
                 llama.close()
+        finally:
+            self._lock.release()

@@ -15,7 +15,7 @@ import threading
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from host.companion.conversation.base import ConversationEngine, ConversationError
+from host.companion.conversation.base import TEMPERATURE, ConversationEngine, ConversationError
 
 CONNECT_TIMEOUT_S = 2.0
 
@@ -44,7 +44,7 @@ class OpenAIEngine(ConversationEngine):
 
     def stream(self, messages: list[dict]) -> Iterator[str]:
         body = json.dumps({"model": self.model, "messages": messages, "max_tokens": self.max_tokens,
-                           "stream": True}).encode()
+                           "temperature": TEMPERATURE, "stream": True}).encode()
         with self._lock:
             connection = self._connect()
             try:
