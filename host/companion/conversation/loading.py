@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from host import models
+from host import chat_model, models
 from host.companion.conversation.base import ConversationEngine
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ def load_conversation_engine(settings, models_root: Path | None = None) -> Conve
         if not path.is_file():
             raise models.ModelError(f"[assistant] model {path} does not exist: name a .gguf file, or empty it for "
                                     f"the installed model")
-    elif models.chat_model_installed(models_root):
-        path = models.chat_model_path(models_root)
+    elif chat_model.chat_model_installed(models_root):
+        path = chat_model.chat_model_path(models_root)
     else:
         log.warning("no conversation model is installed (run `earpiece models install`): only the skills answer")
         return None

@@ -97,8 +97,8 @@ class OpenAIEngine(ConversationEngine):
 
     def _failed(self, error: OSError) -> ConversationError:
         if isinstance(error, (socket.timeout, TimeoutError)):
-            return ConversationError(f"the assistant server at {self.url} did not answer within "
-                                     f"{self.first_token_s:g} s: use a smaller model or raise [assistant] first_token_s")
+            return ConversationError(f"the assistant server at {self.url} did not answer within {self.first_token_s:g} "
+                                     f"s: use a smaller model or raise [assistant] first_token_s")
         return ConversationError(f"the assistant server at {self.url} failed ({_reason(error)}): check that it is "
                                  f"running")
 
