@@ -23,6 +23,7 @@ class ModelReply:
     def __init__(self, engine: ConversationEngine, messages: list[dict]):
         self._engine = engine
         self._messages = messages
+        self.sent = messages[-1]["content"]  # the user message as the model read it (kept in the history)
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue = asyncio.Queue()
         self._cancelled = threading.Event()

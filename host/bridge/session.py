@@ -298,7 +298,8 @@ class DeviceSession:
             if reply.remember:
                 self.last_reply = reply.text
             if self._companion is not None and prepared.transcript.strip():
-                self._spawn(asyncio.to_thread(self._companion.record_turn, self.name, prepared.transcript, reply))
+                sent = prepared.model.sent if prepared.model is not None else None
+                self._spawn(asyncio.to_thread(self._companion.record_turn, self.name, prepared.transcript, reply, sent))
             await self._carry_out(actions)
             self._spawn(self._follow_up())
         except asyncio.CancelledError:

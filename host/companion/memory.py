@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from host.companion.prompt import words_of
 from host.companion.embedding import shared_embedder
 from host.companion.store import Database, MemoryStoreError
 
@@ -56,7 +57,8 @@ class Turn:
     at: datetime
 
     def to_dict(self) -> dict:
-        return {"device": self.device, "user": self.user_text, "reply": self.reply_text, "at": self.at.isoformat()}
+        return {"device": self.device, "user": words_of(self.user_text), "reply": self.reply_text,
+                "at": self.at.isoformat()}
 
 
 def _local(seconds: float) -> datetime:

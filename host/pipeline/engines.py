@@ -9,7 +9,7 @@ from pathlib import Path
 from host import models
 from host.companion.conversation.base import ConversationEngine
 from host.companion.conversation.loading import load_conversation_engine
-from host.companion.prompt import build_messages, load_persona
+from host.companion.prompt import load_persona
 from host.config import Config
 from host.pipeline.asr import AsrEngine, load_engine as load_asr
 from host.pipeline.clock import AudioClock
@@ -66,11 +66,7 @@ class Engines:
             self.turn_completion.probability(bytes(2 * 16000))
         if self.conversation is not None:
             # The persona is every prompt's prefix: the model reads it now, and later turns reuse it.
-            deltas = self.conversation.stream(build_messages(self.persona, "Hello."))
-            try:
-                next(deltas, None)
-            finally:
-                deltas.close()
+            self.conversation.warm_up(self.persona)
 
     def wake_detector(self, clock: AudioClock | None = None) -> WakeWordDetector:
         """A fresh wake-word stage; a session passes its audio clock (see host/pipeline/clock.py)."""

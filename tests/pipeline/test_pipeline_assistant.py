@@ -83,3 +83,9 @@ def test_durations():
     assert parse_duration("ninety seconds") == 90
     assert parse_duration("nothing here") is None
     assert spoken_duration(300) == "five minute" and spoken_duration(7200) == "two hour"
+
+
+@pytest.mark.parametrize("said", ["What's the weather like?", "Is it going to rain tomorrow?", "What's in the news?"])
+def test_weather_and_news_are_declined_honestly_not_made_up(said):
+    reply = Assistant().respond(said, Context())
+    assert reply.skill == "offline" and "offline" in reply.text

@@ -3,6 +3,7 @@
 from host.assistant.skills.battery import BatterySkill
 from host.assistant.skills.date import DateSkill
 from host.assistant.skills.forget import ForgetSkill
+from host.assistant.skills.offline import OfflineSkill
 from host.assistant.skills.quiet import QuietSkill
 from host.assistant.skills.recall import RecallSkill
 from host.assistant.skills.remember import RememberSkill
@@ -19,6 +20,7 @@ SKILLS = [
     QuietSkill(),
     RepeatSkill(),
     BatterySkill(),
+    OfflineSkill(),  # weather and news: no model may make them up
     ForgetSkill(),  # memory last: "my battery is low" is about the earbud, not a fact to keep
     RememberSkill(),
     RecallSkill(),  # last: it answers questions about the user only when a kept fact matches
