@@ -30,6 +30,7 @@ PARTS = {
     "link": "bench.script_parts:LINK",
     "accuracy": "bench.bench_accuracy",
     "turns": "bench.bench_turns",
+    "conversation": "bench.bench_conversation",
     "capacity": "bench.bench_capacity",
     "quiet": "bench.bench_quiet",
 }
@@ -146,10 +147,10 @@ def table(results: dict) -> str:
     m = results["machine"]
     lines = [f"Earpiece benchmarks on {m['cores']} cores, {m['cpu_model']}, {m['date']}"
              + (" (QUICK: small samples, not comparable)" if results.get("quick") else ""), ""]
-    lines.append(f"{'part':<10} {'status':<8} {'time':>7}  note")
+    lines.append(f"{'part':<12} {'status':<8} {'time':>7}  note")
     for spec, info in results["parts"].items():
         note = info.get("skipped") or info.get("error") or info.get("warning") or ""
-        lines.append(f"{spec:<10} {info['status']:<8} {info['seconds']:>6.1f}s  {note}")
+        lines.append(f"{spec:<12} {info['status']:<8} {info['seconds']:>6.1f}s  {note}")
     lines.append("")
     for name, keys in REQUIRED.items():
         if name == "machine":
@@ -158,12 +159,26 @@ def table(results: dict) -> str:
         figures = "   ".join(f"{key} {show(section.get(key))}" for key in keys)
         note = section.get("skipped") or section.get("error")
         lines.append(f"{name:<16} {figures}" + (f"   ({note})" if note else ""))
-    lines += link_lines(results) + adpcm_lines(results) + accuracy_lines(results)
+    lines += turn_lines(results) + link_lines(results) + adpcm_lines(results) + accuracy_lines(results)
     plots = results.get("plots") or {}
     if plots:
         lines.append("")
         lines += [f"plot {name:<22} {where}" for name, where in plots.items()]
     return "\n".join(lines)
+
+
+def turn_lines(results: dict) -> list[str]:
+    turns = results.get("turn_latency_ms") or {}
+    lines = ["", f"turn latency by voice ({turns.get('voices')})"] if turns.get("by_voice") else []
+    for voice, row in (turns.get("by_voice") or {}).items():
+        lines.append(f"  {voice:<14} p50 {show(row['p50'])} ms, p95 {show(row['p95'])} ms "
+                     f"({row['turns']}/{row['turns_spoken']} turns answered)")
+    talk = results.get("conversation") or {}
+    if talk.get("questions"):
+        lines.append(f"conversation: {talk['questions']} questions, {talk['unanswered']} unanswered; recall "
+                     f"{talk.get('recall_answered')}/{talk.get('recall_asked')} answered; first token "
+                     f"{show(talk.get('first_token_ms'))} ms; reminders listed {show(talk.get('reminders_listed'))}")
+    return lines
 
 
 def link_lines(results: dict) -> list[str]:
@@ -203,6 +218,8 @@ def accuracy_lines(results: dict) -> list[str]:
         lines += ["", f"ASR {asr['engine']}: WER {100 * asr['wer']:.1f}% ({asr['word_errors']} errors / "
                   f"{asr['reference_words']} words, {asr['clips']} clips, real-time factor "
                   f"{show(asr.get('real_time_factor'))})"]
+        for engine, wer in (asr.get("wer_by_engine") or {}).items():
+            lines.append(f"  engine {engine:<17} WER {show(None if wer is None else 100 * wer)}%")
         for source, row in asr.get("by_source", {}).items():
             lines.append(f"  {source:<24} {row['clips']:>4} clips {row['words']:>5} words  WER "
                          f"{100 * row['wer']:.1f}%" if row["wer"] is not None else f"  {source}: no words")

@@ -35,7 +35,7 @@ from host.pipeline.wake_scoring import FRAME_SAMPLES
 
 SECTIONS = {
     "wake_word": ("detection_rate", "false_accepts_per_hour", "false_accepts", "negative_hours", "threshold"),
-    "asr": ("wer",),
+    "asr": ("wer", "engine", "wer_by_engine"),
 }
 BUDGET_S = 240.0  # measured ~60 s on 2 cores
 

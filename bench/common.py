@@ -28,7 +28,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "quiet": ("cpu_percent_per_device",),
     "link": ("one_way_ms_p50", "one_way_ms_p95", "reconnect_s"),
     "wake_word": ("detection_rate", "false_accepts_per_hour", "false_accepts", "negative_hours", "threshold"),
-    "asr": ("wer",),
+    "asr": ("wer", "engine", "wer_by_engine"),
+    "end_of_turn": ("cutoff_rate", "early_commit_rate"),
+    "conversation": ("model_turn_ms", "skill_turn_ms", "recall", "tokens_per_s", "model"),
     "machine": ("cores", "cpu_model", "date"),
 }
 
