@@ -73,6 +73,7 @@ LEAD_IN_S = 5.0  # the mic starts at pairing, before the bridge listens
 # Silence for the reply to play: a model reply may start ~5 s late on a busy machine and last ~6 s.
 GAP_S = {"open": 12.0, "recall": 9.0, "list": 9.0, "fact": 7.0, "reminder": 10.0}
 MAX_REPLY_TOKENS = 28  # about 20 words (~7 s of speech): a reply that fits in its gap
+SETUP_S = 100.0  # loading the models, two system start-ups, the tokens/s run
 TOKENS_PROMPT = "Tell me, in three or four sentences, what makes a good morning routine."
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,12 @@ def reminders_listed(turns: list[dict], labels: tuple[str, ...]) -> float | None
     return round(sum(label.split()[-1] in listed.lower() for label in labels) / len(labels), 3)
 
 
+def fit(counts: dict, budget_s: float) -> dict:
+    """Fewer questions when the harness gives less than BUDGET_S (the whole run's budget is nearly spent)."""
+    share = min(1.0, max(0.0, (budget_s - SETUP_S) / (BUDGET_S - SETUP_S)))
+    return {kind: max(QUICK[kind], int(count * share)) for kind, count in counts.items()}
+
+
 def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> dict:
     engines = load_engines(conversation_model=True)
     try:
@@ -222,7 +229,7 @@ def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> di
         if hasattr(engines.conversation, "max_tokens"):
             engines.conversation.max_tokens = MAX_REPLY_TOKENS
         speed = tokens_per_second(engines)
-        counts = QUICK if quick else FULL
+        counts = QUICK if quick else fit(FULL, budget_s)
         before, after = scripts(counts)
         with tempfile.TemporaryDirectory(prefix="earpiece-bench-conversation-") as scratch:
             home = Path(scratch) / "home"

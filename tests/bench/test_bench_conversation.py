@@ -33,3 +33,11 @@ def test_model_and_skill_turns_are_figured_apart_and_recall_counts_the_key_word(
     assert section["skill_turn_ms"]["n"] == 3 and section["unanswered"] == 1
     assert section["recall"] == 0.5 and section["recall_answered"] == 2
     assert reminders_listed(turns, ("call mom", "water the plants", "buy some bread")) == round(2 / 3, 3)
+
+
+def test_a_smaller_budget_asks_fewer_questions():
+    from bench.bench_conversation import BUDGET_S, fit
+
+    assert fit(FULL, BUDGET_S) == FULL
+    assert fit(FULL, BUDGET_S / 2)["open"] < FULL["open"]
+    assert fit(FULL, 10.0) == QUICK
