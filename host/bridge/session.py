@@ -23,18 +23,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from host.assistant import Assistant, Context
 from host.assistant.reply import EnterQuiet, Reply, StartTimer
+from host.bridge.answering import Answering
 from host.bridge.listening import Listening, Prepared, Utterance
-from host.bridge.model_reply import ModelReply
 from host.bridge.reports import TurnResult, TurnTimings
 from host.bridge.speech_out import Playback, Voice
 from host.bridge.timers import Timers
 from host.companion import Companion
-from host.companion.conversation.base import ConversationError
 from host.errors import EarpieceError
 from host.pipeline.engines import Engines
-from host.pipeline.tts import split_sentences
 from protocol import control
 
 log = logging.getLogger(__name__)
@@ -42,7 +39,6 @@ log = logging.getLogger(__name__)
 SendControl = Callable[[object], Awaitable[None]]
 
 NOTHING_TO_REPEAT = "I haven't said anything yet."
-MODEL_TROUBLE = "Sorry, I can't think straight just now. Try again in a moment."
 MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my memory file."
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
@@ -61,11 +57,11 @@ class DeviceSession:
         self.name = name
         self._send_control = send_control
         self._companion = companion
-        self._assistant = companion.assistant if companion is not None else Assistant()
         self._on_turn = on_turn
         self._is_quiet = is_quiet
         self._clock = clock
         self.stats = dict.fromkeys(STATS, 0)
+        self.answering = Answering(engines, companion, self.stats, name, clock)
         self.listening_part = Listening(engines, self._prepare, self._on_utterance, self._on_no_speech, self.stats,
                                         name, clock)
         self.voice = Voice(engines.tts, playback, name, clock)
@@ -201,59 +197,14 @@ class DeviceSession:
                                 wake=self.listening_part.take_wake_event(trigger)))
         self._spawn(self._send(control.PlayCue(control.CUE_LISTEN_END)))
 
+    async def _prepare(self, audio: bytes, stream, earlier: list[asyncio.Task] = ()) -> Prepared:
+        status = {"last_reply": self.last_reply, "battery": self.battery, "charging": self.charging}
+        return await self.answering.prepare(audio, stream, earlier, status)
+
     def _on_utterance(self, utterance: Utterance) -> None:
         self._turn_task = asyncio.get_running_loop().create_task(self._run_turn(utterance))
 
     # ---- a turn ----------------------------------------------------------------------------------------------
-
-    async def _prepare(self, audio: bytes, stream, earlier: list[asyncio.Task] = ()) -> Prepared:
-        """Recognize, answer and synthesize the first sentence. Pure up to here: no side effects (a conversation
-        model may already be writing the rest of its reply: `Prepared.model`)."""
-        started = self._clock()
-        if stream is not None:
-            text = await asyncio.to_thread(stream.finish)
-        else:
-            self.stats["asr_runs"] += 1
-            text = await asyncio.to_thread(self.engines.asr.transcribe, audio)
-        if earlier:  # speech that ran past max_utterance_s: every stretch, in order
-            text = " ".join([*(await asyncio.gather(*earlier)), text]).strip()
-        recognized = self._clock()
-        reply = await asyncio.to_thread(self._respond, text)
-        model = None
-        if reply.skill == "fallback" and text.strip() and self._companion and self._companion.conversation:
-            reply, model = await self._ask_model(text)
-        answered = self._clock()
-        try:
-            sentences = split_sentences(reply.text) or [reply.text]
-            first_audio = await self.engines.tts.synthesize_async(sentences[0])
-        except BaseException:
-            if model is not None:
-                model.cancel()
-            raise
-        return Prepared(text, reply, first_audio, recognized - started, answered - recognized,
-                        self._clock() - answered, model)
-
-    def _respond(self, text: str) -> Reply:
-        status = {"last_reply": self.last_reply, "battery": self.battery, "charging": self.charging}
-        if self._companion is not None:
-            return self._companion.respond(text, self.name, **status)
-        return self._assistant.respond(text, Context(**status))
-
-    async def _ask_model(self, text: str) -> tuple[Reply, ModelReply | None]:
-        """What no skill answers goes to the conversation model: its first sentence, and the model writing on."""
-        messages = await asyncio.to_thread(self._companion.messages, text, self.name)
-        model = ModelReply(self._companion.conversation, messages)
-        try:
-            first = await model.next_sentence()
-        except ConversationError as error:
-            log.warning("%s: conversation model: %s", self.name, error)
-            return Reply(MODEL_TROUBLE, skill="fallback", remember=False), None
-        except BaseException:
-            model.cancel()
-            raise
-        if first is None:
-            return Reply(MODEL_TROUBLE, skill="fallback", remember=False), None
-        return Reply(first, skill="conversation"), model
 
     async def _run_turn(self, utterance: Utterance) -> None:
         # The cue goes out without holding up the reply: its write waits for the earbud's acknowledgement.
@@ -284,7 +235,7 @@ class DeviceSession:
             result.transcript, result.reply = prepared.transcript, prepared.reply
             reply, first_audio = prepared.reply, prepared.first_audio
             try:
-                actions = await self._keep(reply)
+                actions = await self.answering.keep(reply)
             except EarpieceError as error:  # the memory file: say so rather than pretend it was kept
                 log.error("%s: %s", self.name, error)
                 reply, first_audio, actions = Reply(MEMORY_TROUBLE, skill="fallback", remember=False), None, []
@@ -297,9 +248,7 @@ class DeviceSession:
                 log.info("%s heard: %r -> %r", self.name, prepared.transcript, reply.text)
             if reply.remember:
                 self.last_reply = reply.text
-            if self._companion is not None and prepared.transcript.strip():
-                sent = prepared.model.sent if prepared.model is not None else None
-                self._spawn(asyncio.to_thread(self._companion.record_turn, self.name, prepared.transcript, reply, sent))
+            self._spawn(asyncio.to_thread(self.answering.record, prepared.transcript, reply, prepared.model))
             await self._carry_out(actions)
             self._spawn(self._follow_up())
         except asyncio.CancelledError:
@@ -321,16 +270,6 @@ class DeviceSession:
         self.turns.append(result)
         if self._on_turn:
             self._on_turn(result)
-
-    def _context(self) -> Context:
-        return Context(last_reply=self.last_reply, battery=self.battery, charging=self.charging)
-
-    async def _keep(self, reply: Reply) -> list:
-        """Store what the reply's memory and reminder actions ask for (before saying it was done); the rest (quiet,
-        timers) is returned to be carried out once the reply is spoken."""
-        if self._companion is None or not reply.actions:
-            return list(reply.actions)
-        return await asyncio.to_thread(self._companion.carry_out, reply, self.name)
 
     async def _carry_out(self, actions: list) -> None:
         for action in actions:

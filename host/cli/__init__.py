@@ -9,7 +9,6 @@ import logging
 import sys
 
 from host import __version__
-from host.cli.output import CliError
 from host.errors import EarpieceError
 
 # Command groups, in the order `earpiece --help` lists them. A module that is missing is skipped, so the CLI

@@ -27,12 +27,12 @@ from typing import Any
 
 from bleak import BleakClient
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakError, BleakGATTProtocolError
+from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from host import __version__
 from host.link.adapter import Adapter, resolve_adapter
-from host.link.earbud_protocol import EarbudProtocol, LinkStats
+from host.link.earbud_protocol import EarbudProtocol
 from host.link.errors import LinkDownError, LinkRefusedError
 from host.link.reconnector import Reconnector
 from protocol import control, gatt

@@ -6,7 +6,7 @@ in real time or faster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SAMPLE_RATE = 16000
 """Every PCM buffer between stages is 16-bit little-endian mono at this rate."""

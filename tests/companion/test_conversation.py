@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from host import chat_model, models
-from host.companion.conversation import ConversationError, load_conversation_engine, sentences, speakable
+from host.companion.conversation import load_conversation_engine, sentences, speakable
 from host.companion.conversation.local import LocalEngine
 from host.companion.prompt import PERSONA_FILE, PersonaError, build_messages, load_persona, words_of
 from host.config import AssistantSettings, ConfigError, parse

@@ -8,14 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from datetime import datetime
 
 import pytest
 
-from host import chat_model, models
+from host import chat_model
 from host.companion.conversation import ConversationError, load_conversation_engine, sentences
 from host.companion.conversation.openai_compat import OpenAIEngine
 from host.companion.prompt import build_messages, load_persona

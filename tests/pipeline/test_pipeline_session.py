@@ -133,7 +133,7 @@ def test_it_does_not_hear_itself(engines, speech):
 
     async def scenario():
         session, link = make_session(engines)
-        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(0.4))
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.2))
         await session.wait_idle()
         reply_s = len(link.played[0]) / 32000
         # Within the reply's playing time: ignored.

@@ -33,6 +33,10 @@ MIN_TOKENS = 10
 REPEAT_TOKENS = 6
 # Moonshine was trained on 4-30 s segments and accepts 0.1-64 s; below 0.1 s there is nothing to recognize.
 MIN_SAMPLES = SAMPLE_RATE // 10
+# The bridge hands over speech cut at its last voiced frame; Moonshine, which learned from clips that end in a
+# little silence, then sometimes reads the sentence twice. A short silent tail lets it end where the speaker did.
+TAIL_SAMPLES = SAMPLE_RATE * 3 // 10
+RESTART_TOKENS = 3  # the output starts over (its first tokens again): the sentence is done
 
 
 class MoonshineEngine(AsrEngine):
@@ -63,7 +67,8 @@ class MoonshineEngine(AsrEngine):
         self.runs += 1
         if len(pcm) < MIN_SAMPLES * 2:
             return ""
-        audio = (np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0)[None, :]
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        audio = np.concatenate([audio, np.zeros(TAIL_SAMPLES, dtype=np.float32)])[None, :]
         return self.detokenize(self.generate(audio))
 
     def generate(self, audio: np.ndarray) -> list[int]:
@@ -88,6 +93,9 @@ class MoonshineEngine(AsrEngine):
             if _looping(tokens):
                 del tokens[-REPEAT_TOKENS:]
                 break
+            if _starting_over(tokens):
+                del tokens[-RESTART_TOKENS:]
+                break
             for name, value in zip(self._cache_names, present):
                 if step == 0 or ".decoder." in name:
                     cache[name] = value
@@ -104,6 +112,12 @@ def _looping(tokens: list[int]) -> bool:
         return False
     tail = tokens[-REPEAT_TOKENS:]
     return any(tokens[i: i + REPEAT_TOKENS] == tail for i in range(len(tokens) - 2 * REPEAT_TOKENS + 1))
+
+
+def _starting_over(tokens: list[int]) -> bool:
+    """True when the last RESTART_TOKENS tokens are the first ones again ("what time is it what time")."""
+    n = RESTART_TOKENS
+    return len(tokens) >= 2 * n + 1 and tokens[-n:] == tokens[:n]
 
 
 def read_tokenizer(path: Path) -> list[bytes]:
