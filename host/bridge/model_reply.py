@@ -17,6 +17,7 @@ from host.companion.conversation.sentences import sentences
 log = logging.getLogger(__name__)
 
 _END = object()
+FIRST_CLAUSE_WORDS = 4  # the first words go to the voice at the first comma after this many: sound sooner
 
 
 class ModelReply:
@@ -33,7 +34,7 @@ class ModelReply:
 
     def _generate(self) -> None:
         try:
-            stream = sentences(self._deltas())
+            stream = sentences(self._deltas(), first_clause_words=FIRST_CLAUSE_WORDS)
             try:
                 for sentence in stream:
                     self._put(sentence)

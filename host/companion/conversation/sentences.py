@@ -17,15 +17,25 @@ def speakable(text: str) -> str:
     return " ".join(_MARKUP.sub("", text).split())
 
 
-def sentences(deltas: Iterable[str]) -> Iterator[str]:
+def sentences(deltas: Iterable[str], first_clause_words: int = 0) -> Iterator[str]:
     """Yield each sentence of the text `deltas` make up, as soon as the next one has begun (or the text ends).
+    `first_clause_words`: when > 0, the first piece may end at a comma once it has that many words, so that the
+    first words are spoken sooner (a long first sentence costs a second of generation before any sound).
 
     Closing this generator closes `deltas` too (so closing it stops the model)."""
     pending = ""
+    first = first_clause_words > 0
     try:
         for delta in deltas:
             pending += delta
+            if first and (clause := _first_clause(pending, first_clause_words)):
+                first, pending = False, pending[len(clause):]
+                if spoken := speakable(clause):
+                    yield spoken
+                continue
             *done, pending = _split(pending)
+            if done:
+                first = False
             for sentence in done:
                 if sentence := speakable(sentence):
                     yield sentence
@@ -36,6 +46,19 @@ def sentences(deltas: Iterable[str]) -> Iterator[str]:
         close = getattr(deltas, "close", None)
         if close:
             close()
+
+
+def _first_clause(text: str, min_words: int) -> str | None:
+    """The text up to and including a comma, semicolon or colon that ends a clause of at least `min_words` words
+    and is followed by more text (so "3,5" is not cut), or None."""
+    for match in _CLAUSE_END.finditer(text):
+        clause = text[: match.end()]
+        if len(clause.split()) >= min_words and match.end() < len(text):
+            return clause
+    return None
+
+
+_CLAUSE_END = re.compile(r"[,;:](?=\s)")
 
 
 def _split(text: str) -> list[str]:
