@@ -52,8 +52,8 @@ OPEN_QUESTIONS = (
 )
 # (what the user tells, how they ask for it back, the word the answer must hold)
 FACTS = (
-    ("my sister's name is Amy", "what is my sister's name?", "amy"),
     ("my favorite color is green", "what is my favorite color?", "green"),
+    ("my sister's name is Amy", "what is my sister's name?", "amy"),
     ("my dog is called Rex", "what is my dog called?", "rex"),
     ("I am allergic to peanuts", "what am I allergic to?", "peanut"),
     ("my brother lives in Chicago", "where does my brother live?", "chicago"),

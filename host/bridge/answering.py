@@ -33,9 +33,11 @@ class Answering:
         self.name = name
         self._clock = clock
 
-    async def prepare(self, audio: bytes, stream, earlier: list[asyncio.Task], status: dict) -> Prepared:
+    async def prepare(self, audio: bytes, stream, earlier: list[asyncio.Task], status: dict,
+                      speculative: bool = False) -> Prepared:
         """Recognize, answer and synthesize the first sentence. Pure: no side effects (a conversation model may
-        already be writing the rest of its reply: `Prepared.model`). `status`: last_reply, battery, charging."""
+        already be writing the rest of its reply: `Prepared.model`). `status`: last_reply, battery, charging.
+        `speculative`: what needs the conversation model is left for `with_model` (`Prepared.ask_model`)."""
         started = self._clock()
         if stream is not None:
             text = await asyncio.to_thread(stream.finish)
@@ -48,6 +50,8 @@ class Answering:
         reply = await asyncio.to_thread(self._respond, text, status)
         model = None
         if reply.skill == "fallback" and text.strip() and self.companion and self.companion.conversation:
+            if speculative:
+                return Prepared(text, reply, b"", recognized - started, 0.0, 0.0, ask_model=True)
             reply, model = await self._ask_model(text)
         answered = self._clock()
         try:
@@ -58,6 +62,20 @@ class Answering:
                 model.cancel()
             raise
         return Prepared(text, reply, first_audio, recognized - started, answered - recognized,
+                        self._clock() - answered, model)
+
+    async def with_model(self, prepared: Prepared) -> Prepared:
+        """A speculatively prepared turn the conversation model answers, now that it is committed."""
+        started = self._clock()
+        reply, model = await self._ask_model(prepared.transcript)
+        answered = self._clock()
+        try:
+            first_audio = await self.engines.tts.synthesize_async((split_sentences(reply.text) or [reply.text])[0])
+        except BaseException:
+            if model is not None:
+                model.cancel()
+            raise
+        return Prepared(prepared.transcript, reply, first_audio, prepared.asr_s, answered - started,
                         self._clock() - answered, model)
 
     def _respond(self, text: str, status: dict) -> Reply:

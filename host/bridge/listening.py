@@ -56,6 +56,9 @@ class Prepared:
     tts_s: float
     model: ModelReply | None = None
     """A conversation model still writing the rest of the reply (its first sentence is `reply.text`)."""
+    ask_model: bool = False
+    """Prepared speculatively for the conversation model, which is asked only once the turn is committed (its
+    prompt cannot be interrupted: speculations thrown away would keep it busy)."""
 
 
 @dataclass
@@ -88,7 +91,7 @@ class Utterance:
     transcript is theirs and this one's, in order."""
 
 
-Prepare = Callable[[bytes, object], Awaitable[Prepared]]
+Prepare = Callable[..., Awaitable[Prepared]]  # (audio, stream, speculative=...) -> the turn worked out
 
 
 def complete_request(reply: Reply) -> bool:
@@ -237,7 +240,7 @@ class Listening:
             self._last_voice_wall = self._wall()
             if asr.speculative:
                 self.discard_speculation()
-                task = asyncio.get_running_loop().create_task(self._prepare(event.audio, None))
+                task = asyncio.get_running_loop().create_task(self._prepare(event.audio, None, speculative=True))
                 self._speculation = Speculation(len(event.audio), task)
                 task.add_done_callback(lambda _task: self._maybe_end_early())
         elif isinstance(event, SpeechResumed):

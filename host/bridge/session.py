@@ -197,9 +197,10 @@ class DeviceSession:
                                 wake=self.listening_part.take_wake_event(trigger)))
         self._spawn(self._send(control.PlayCue(control.CUE_LISTEN_END)))
 
-    async def _prepare(self, audio: bytes, stream, earlier: list[asyncio.Task] = ()) -> Prepared:
+    async def _prepare(self, audio: bytes, stream, earlier: list[asyncio.Task] = (),
+                       speculative: bool = False) -> Prepared:
         status = {"last_reply": self.last_reply, "battery": self.battery, "charging": self.charging}
-        return await self.answering.prepare(audio, stream, earlier, status)
+        return await self.answering.prepare(audio, stream, earlier, status, speculative)
 
     def _on_utterance(self, utterance: Utterance) -> None:
         self._turn_task = asyncio.get_running_loop().create_task(self._run_turn(utterance))
@@ -230,6 +231,8 @@ class DeviceSession:
                 self.stats["speculations_discarded"] += 1
             if prepared is None:
                 prepared = await self._prepare(utterance.end.audio, utterance.stream, utterance.earlier)
+            elif prepared.ask_model:
+                prepared = await self.answering.with_model(prepared)
             timings.asr_s, timings.assistant_s = prepared.asr_s, prepared.assistant_s
             timings.tts_first_audio_s = prepared.tts_s
             result.transcript, result.reply = prepared.transcript, prepared.reply
