@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from host.cli import main
 
 
@@ -81,6 +83,7 @@ def test_help_teaches(capsys):
     assert "earpiece memory export > me.json" in out and "forget --all" in out
 
 
+@pytest.mark.e2e  # starts processes
 def test_ask_as_a_process_round_trip(isolated_home):
     env = {**os.environ, "EARPIECE_HOME": str(isolated_home)}
     command = [str(Path(sys.executable).with_name("earpiece"))]  # the installed command a user runs

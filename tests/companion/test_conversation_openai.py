@@ -21,6 +21,8 @@ from host.companion.prompt import build_messages, load_persona
 from host.config import AssistantSettings
 
 
+pytestmark = pytest.mark.e2e  # starts processes
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.micropython
+pytestmark = [pytest.mark.micropython, pytest.mark.e2e]  # they run the MicroPython tools as processes
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "hardware" / "firmware" / "build.py"

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from earbud.core import EarbudCore
 from earbud.sounds import DIGIT_GAP_MS
@@ -13,6 +14,7 @@ from earbud_fakes import FakeHal
 TOOL = Path(__file__).resolve().parents[2] / "hardware" / "firmware" / "tools" / "make_digit_clips.py"
 
 
+@pytest.mark.e2e  # starts processes
 def test_clips_are_generated_and_the_core_speaks_them_in_order(tmp_path):
     result = subprocess.run([sys.executable, str(TOOL), "--out", str(tmp_path), "--json"], capture_output=True,
                             text=True, timeout=60)

@@ -11,7 +11,7 @@ import pytest
 import mp_checks
 from protocol import audio
 
-pytestmark = pytest.mark.micropython
+pytestmark = [pytest.mark.micropython, pytest.mark.e2e]  # they run the MicroPython tools as processes
 
 HEAP = "144k"  # the heap the README states for core + protocol + checks (64-bit unix port; a 32-bit MCU needs less)
 ROOT = Path(__file__).resolve().parents[2]

@@ -105,6 +105,7 @@ while True:
 """
 
 
+@pytest.mark.e2e  # starts processes
 def test_registry_survives_a_writer_killed_mid_write(isolated_home):
     registry = DeviceRegistry()
     registry.add("C1:00:00:00:00:01", "Keep", "usb:0")

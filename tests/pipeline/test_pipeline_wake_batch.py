@@ -70,6 +70,7 @@ def test_the_first_grid_scores_are_openwakewords_own(jarvis, speech):
     np.testing.assert_allclose(first_grid[5:], reference[5:], atol=1e-5)  # openWakeWord's first five are 0
 
 
+@pytest.mark.e2e  # starts processes
 def bridge_voice(text: str, models_root: Path, tmp_path: Path) -> bytes:
     """What a freshly started bridge says second, made in a process of its own. espeak-ng's samples depend on the
     process (they drift a little from call to call, and with the floating-point mode the other engines' libraries
