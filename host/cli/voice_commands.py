@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from host import models
+from host import models, vosk_download
 from host.cli.config_commands import load_config
 from host.cli.output import CliError, add_json_flag, emit, log
 from host.pipeline.audio import AudioInputError, read_wav, silence
@@ -100,7 +100,7 @@ def cmd_models_get(args) -> int:
         bars[0].update(done - bars[0].n)
 
     try:
-        folder, digest = models.download_vosk(args.name, url=args.url, sha256=args.sha256, progress=progress)
+        folder, digest = vosk_download.download_vosk(args.name, url=args.url, sha256=args.sha256, progress=progress)
     except models.ModelError as error:
         raise CliError(str(error)) from None
     finally:

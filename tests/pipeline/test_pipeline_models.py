@@ -15,7 +15,7 @@ import pytest
 
 from pipeline_helpers import SHARED_CACHE
 
-from host import models
+from host import models, vosk_download
 from host.cli import main
 
 
@@ -122,10 +122,10 @@ def test_a_corrupt_download_is_rejected_and_nothing_is_installed(web, tmp_path):
     folder, url = web
     root = tmp_path / "models"
     good = model_zip(folder / "good.zip")
-    models.download_vosk("vosk-en", f"{url}/good.zip", sha(good), root=root)
+    vosk_download.download_vosk("vosk-en", f"{url}/good.zip", sha(good), root=root)
     corrupt = model_zip(folder / "corrupt.zip", marker="v2")
     with pytest.raises(models.ModelError, match="corrupt: sha256"):
-        models.download_vosk("vosk-en", f"{url}/corrupt.zip", sha(good), root=root)
+        vosk_download.download_vosk("vosk-en", f"{url}/corrupt.zip", sha(good), root=root)
     # The earlier install is untouched and no partial download is left behind.
     assert (root / "vosk-en" / "am" / "final.mdl").read_text() == "v1" * 5000
     assert sorted(p.name for p in root.iterdir()) == ["vosk-en"]
@@ -146,7 +146,7 @@ def test_downloads_that_are_not_models_are_refused(web, tmp_path, content, messa
         target.write_bytes(content)
     root = tmp_path / "models"
     with pytest.raises(models.ModelError, match=message):
-        models.download_vosk("vosk-en", f"{url}/x.zip", root=root)
+        vosk_download.download_vosk("vosk-en", f"{url}/x.zip", root=root)
     assert list(root.iterdir()) == []
 
 
