@@ -28,7 +28,7 @@ async def ring_reminders(reminders: ReminderStore, runners: dict, check_every_s:
             for reminder in await asyncio.to_thread(reminders.due, now):
                 runner = _ear_for(reminder.device, runners)
                 if runner is None:
-                    break  # no earbud connected: they ring when one is
+                    break  # no earbud connected, or mid-conversation: they ring when one is free
                 runner.session.voice.start(ring_text(reminder, now), "reminder")
                 await asyncio.to_thread(reminders.mark_rung, reminder.id)
                 log.info("%s: reminder %d rung%s", runner.device.name, reminder.id,
@@ -40,5 +40,10 @@ async def ring_reminders(reminders: ReminderStore, runners: dict, check_every_s:
 
 
 def _ear_for(device: str | None, runners: dict):
+    """The connected earbud to ring on, once it is not in the middle of a conversation (not while the user speaks
+    or a reply plays: the reminder waits a moment)."""
     connected = [runner for runner in runners.values() if runner.link.connected]
-    return next((r for r in connected if r.device.name == device), connected[0] if connected else None)
+    runner = next((r for r in connected if r.device.name == device), connected[0] if connected else None)
+    if runner is None or runner.session.listening or runner.session.replying:
+        return None
+    return runner
