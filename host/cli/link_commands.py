@@ -152,7 +152,16 @@ def cmd_pair(args) -> int:
     if adapter.is_native and args.passkey is not None:
         log("note: with the native adapter the operating system asks for the passkey; --passkey is not used")
     log(f"looking for {args.device!r} on {adapter.spec} ...")
-    device = _run(pair_earbud(adapter, args.device, passkey_provider, scan_timeout=args.timeout))
+    try:
+        device = _run(pair_earbud(adapter, args.device, passkey_provider, scan_timeout=args.timeout))
+    except CliError as error:
+        from host.bridge import control_socket
+
+        if "in range" in str(error) and control_socket.bridge_running():
+            # A connected earbud does not advertise: the running bridge may hold it.
+            raise CliError(f"{error}; `earpiece run` is running and may be connected to it: stop it, then pair "
+                           "again") from None
+        raise
     emit(args, {"paired": True, **device.to_json()}, f"paired with {device.name} ({device.address})")
     return 0
 
