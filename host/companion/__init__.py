@@ -72,7 +72,8 @@ class Companion:
         facts, history = [], []
         if self.memory is not None:
             facts = [fact.text for fact in self.memory.search(heard, limit=self.facts_in_prompt)]
-            history = [(turn.user_text, turn.reply_text) for turn in self.memory.history(device, self.history_turns)]
+            turns = self.memory.history(device, HISTORY_LOOKBACK)
+            history = [(turn.user_text, turn.reply_text) for turn in turns[history_start(len(turns), self.history_turns):]]
         return build_messages(self.persona, heard, facts, history, now)
 
     def record_turn(self, device: str | None, heard: str, reply: Reply, sent: str | None = None) -> None:
@@ -93,6 +94,19 @@ class Companion:
             self.conversation.close()
         if self.memory is not None:
             self.memory.db.close()
+
+
+HISTORY_LOOKBACK = 200  # turns read to place the history window (far more than a day's conversation needs)
+
+
+def history_start(turns: int, keep: int) -> int:
+    """Where the history given to the model starts: at most `keep` turns, but the start moves only every
+    `keep // 2` turns. A window sliding by one each turn would change the prompt right after the persona, and a
+    local model would then re-read the whole history every turn (seconds); a window that stays put reuses it."""
+    if keep <= 0:
+        return turns
+    step = max(1, keep // 2)
+    return -(-max(0, turns - keep) // step) * step
 
 
 def load_companion(config=None, path: Path | str | None = None, embedder="auto", conversation: bool = False,

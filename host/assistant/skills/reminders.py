@@ -17,7 +17,7 @@ from host.errors import EarpieceError
 
 log = logging.getLogger(__name__)
 
-_SET = re.compile(r"^(?:(?:please|can you|could you|would you|will you|and|also) )*remind me\b")
+_SET = re.compile(r"^(?:(?:please|can you|could you|would you|will you|and|also) )*reminds? me\b")  # "reminds me": a common mishearing
 _LABEL_START = re.compile(r"^(?:to|about|that|of|for)\b ?")
 _LIST = re.compile(r"\b(?:(?:what|which) (?:are|'re) (?:my|the) reminders|(?:what|which) reminders|"
                    r"(?:list|read|tell me|say) (?:my|the|all my|all the) reminders|(?:do|have) i (?:have |got )?"

@@ -5,7 +5,8 @@ import re
 from host.assistant.context import Context
 from host.assistant.reply import Reply
 
-_ASKS_TIME = re.compile(r"\b(what time|what's the time|what is the time|the time please|tell me the time|time is it)\b")
+_ASKS_TIME = re.compile(r"\b(what time|what's the time|what is the time|the time please|tell me (?:\w+ )?the time|"
+                        r"time is it|what the time is)\b")
 
 
 class TimeSkill:
