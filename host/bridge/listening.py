@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from host.assistant.reply import Reply
 from host.bridge.model_reply import ModelReply
 from host.pipeline.clock import AudioClock
+from host.pipeline.endpoint import FRAME_MS
 from host.pipeline.engines import Engines
 from host.pipeline.messages import (
     SAMPLE_RATE,
@@ -252,7 +253,8 @@ class Listening:
             self._earlier.append(asyncio.get_running_loop().create_task(asyncio.to_thread(asr.transcribe,
                                                                                           event.audio)))
             self.discard_speculation()
-            self._endpointer.start(0.0)
+            # If they had in fact just finished, silence as long as the hangover ends the request (NoSpeech below).
+            self._endpointer.start(0.0, no_speech_s=self._endpointer.hangover_frames * FRAME_MS / 1000)
             self._partial_at = 0
             self.stats["continued"] += 1
         elif isinstance(event, SpeechEnded):
@@ -266,6 +268,12 @@ class Listening:
                 speculation.discard()
                 speculation = None
             self._on_utterance(Utterance(trigger, event, speculation, stream, self._last_voice_wall, earlier))
+        elif isinstance(event, NoSpeech) and self._earlier:
+            # Speech that ran past the maximum, then stopped: the request is the stretches heard so far.
+            end = SpeechEnded(b"", "silence", event.time_s, event.time_s)
+            trigger, self.trigger = self.trigger or "wake", None
+            earlier, self._earlier = self._earlier, []
+            self._on_utterance(Utterance(trigger, end, None, None, self._last_voice_wall, earlier))
         elif isinstance(event, NoSpeech):
             trigger, self.trigger = self.trigger or "wake", None
             self._on_no_speech(trigger)

@@ -264,3 +264,25 @@ def test_a_follow_up_needs_no_wake_word_and_silence_ends_the_conversation(engine
     assert session.turns[1].reply.skill == "date"
     assert not session.listening and session.stats["wake_detections"] == 1
     assert link.controls[-1] == control.PlayCue(control.CUE_FOLLOW_UP)  # the conversation just ends: no cue
+
+
+def test_speech_past_the_maximum_length_is_kept_as_one_request(engines, speech):
+    from host.config import EndpointSettings
+
+    short = with_settings(engines, endpoint=EndpointSettings(max_utterance_s=2.5))
+
+    async def scenario():
+        session, link = make_session(short)
+        said = speech("Remember that my sister's birthday is on the third of May and that she loves yellow tulips.")
+        await feed(session, silence(2.0) + speech("Hey Jarvis.") + silence(0.3) + said + silence(2.0))
+        await session.wait_idle()
+        await session.close()
+        return session
+
+    session = run(scenario())
+    assert session.stats["continued"] >= 1, (session.stats, session.turns)  # it ran past 2.5 s: cut, recognized, listening went on
+    answered = [t for t in session.turns if t.outcome == "answered"]
+    assert len(answered) == 1, (session.turns, session.stats)
+    heard = answered[0].transcript.lower()
+    # The first stretch ends about "birthday is on the third"; what came after it is in the same request.
+    assert "remember" in heard and "may" in heard.split("third", 1)[-1], heard
