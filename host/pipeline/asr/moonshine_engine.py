@@ -33,9 +33,8 @@ MIN_TOKENS = 10
 REPEAT_TOKENS = 6
 # Moonshine was trained on 4-30 s segments and accepts 0.1-64 s; below 0.1 s there is nothing to recognize.
 MIN_SAMPLES = SAMPLE_RATE // 10
-# The bridge hands over speech cut at its last voiced frame; Moonshine, which learned from clips that end in a
-# little silence, then sometimes reads the sentence twice. A short silent tail lets it end where the speaker did.
-TAIL_SAMPLES = SAMPLE_RATE * 3 // 10
+# A silent tail appended to the audio (to help Moonshine end where the speaker did) garbled short commands in the
+# session's audio ("Check the battery." heard as "Can't command her, eat"): none. Repeats are cut instead.
 RESTART_TOKENS = 3  # the output starts over (its first tokens again): the sentence is done
 
 
@@ -67,8 +66,7 @@ class MoonshineEngine(AsrEngine):
         self.runs += 1
         if len(pcm) < MIN_SAMPLES * 2:
             return ""
-        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-        audio = np.concatenate([audio, np.zeros(TAIL_SAMPLES, dtype=np.float32)])[None, :]
+        audio = (np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0)[None, :]
         return self.detokenize(self.generate(audio))
 
     def generate(self, audio: np.ndarray) -> list[int]:
