@@ -24,7 +24,7 @@ $(PY):
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	@echo "Installing the Python packages. The first install builds llama.cpp (llama-cpp-python) from source: about 15 minutes, once."
+	@echo "Installing the Python packages. The first install builds llama.cpp (llama-cpp-python) from source: about 5 minutes on 2 cores, once."
 	CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
 		$(PY) -m pip install --quiet -e '.[test,bench]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
 	@touch $(STAMP)
