@@ -141,7 +141,8 @@ class DeviceSession:
             # way when quiet began is not processed either.
             self.stats["audio_ignored_quiet"] += 1
             return
-        if not self.listening and (self.replying or self.voice.heard_recently(self.config.audio.reply_tail_s)):
+        turn_running = self._turn_task is not None and not self._turn_task.done()
+        if not self.listening and (turn_running or self.voice.heard_recently(self.config.audio.reply_tail_s)):
             # Our own reply (and its echo, for the reply tail after it) must not wake us or be recognized.
             self.stats["audio_ignored_replying"] += 1
             self.listening_part.hear_silence(len(pcm))
