@@ -44,6 +44,12 @@ class WakeSettings:
 
 
 @dataclass(frozen=True)
+class ListenSettings:
+    wearer_only: bool = setting(True, "once you have enrolled your voice (`earpiece enroll`), ignore voices that are "
+                                "not yours before anything is recognized")
+
+
+@dataclass(frozen=True)
 class EndpointSettings:
     vad_aggressiveness: int = setting(2, "webrtcvad aggressiveness 0 (lenient) .. 3 (strict)", minimum=0, maximum=3)
     pre_roll_s: float = setting(0.5, "audio kept from before speech was detected, so the first syllable is kept",
@@ -58,8 +64,11 @@ class EndpointSettings:
 @dataclass(frozen=True)
 class AsrSettings:
     engine: str = setting("auto", "speech recognizer: auto (vosk if a vosk model for the language is installed, "
-                          "else moonshine), moonshine, whisper or vosk",
-                          choices=("auto", "vosk", "whisper", "moonshine"))
+                          "else moonshine), moonshine, whisper, vosk, or wyoming (a Wyoming speech-to-text server "
+                          "such as wyoming-faster-whisper, at [asr] uri)",
+                          choices=("auto", "vosk", "whisper", "moonshine", "wyoming"))
+    uri: str = setting("", "wyoming: the server's address, tcp://HOST:PORT (if it fails, the local engine answers "
+                       "when one is installed)")
     model_dir: str = setting("", "model folder for the chosen engine (empty: the installed model for the language)")
     language: str = setting("en", "language code of what you say, e.g. en")
 
@@ -77,8 +86,12 @@ class EndOfTurnSettings:
 
 @dataclass(frozen=True)
 class TtsSettings:
-    engine: str = setting("pyttsx3", "speech synthesizer: pyttsx3 (espeak-ng) or piper", choices=("pyttsx3", "piper"))
-    voice: str = setting("", "voice id (pyttsx3) or .onnx voice path (piper); empty: the engine's default")
+    engine: str = setting("pyttsx3", "speech synthesizer: pyttsx3 (espeak-ng), piper, or wyoming (a Wyoming "
+                          "text-to-speech server such as wyoming-piper, at [tts] uri)",
+                          choices=("pyttsx3", "piper", "wyoming"))
+    voice: str = setting("", "voice id (pyttsx3), .onnx voice path (piper) or voice name (wyoming); empty: the "
+                         "engine's default")
+    uri: str = setting("", "wyoming: the server's address, tcp://HOST:PORT (if it fails, espeak-ng speaks)")
     rate: int = setting(175, "speaking rate in words per minute (pyttsx3)", minimum=80, maximum=400)
 
 
@@ -122,9 +135,21 @@ class AssistantSettings:
 
 
 @dataclass(frozen=True)
+class WyomingSettings:
+    satellite_port: int = setting(0, "serve each earbud to Home Assistant as a Wyoming satellite on this TCP port "
+                                  "(0: off; `earpiece run --wyoming PORT` also turns it on)", minimum=0, maximum=65535)
+    satellite_host: str = setting("127.0.0.1", "address the satellite server listens on (0.0.0.0: every network "
+                                  "interface, so Home Assistant on another machine can reach it)")
+    zeroconf: bool = setting(False, "advertise the satellite on the local network (_wyoming._tcp) so Home "
+                             "Assistant discovers it")
+    area: str = setting("", "the Home Assistant area the satellite is in (empty: none)")
+
+
+@dataclass(frozen=True)
 class Config:
     link: LinkSettings = field(default_factory=LinkSettings)
     wake: WakeSettings = field(default_factory=WakeSettings)
+    listen: ListenSettings = field(default_factory=ListenSettings)
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
     end_of_turn: EndOfTurnSettings = field(default_factory=EndOfTurnSettings)
@@ -133,6 +158,7 @@ class Config:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     assistant: AssistantSettings = field(default_factory=AssistantSettings)
+    wyoming: WyomingSettings = field(default_factory=WyomingSettings)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {section.name: {f.name: getattr(getattr(self, section.name), f.name)
