@@ -97,6 +97,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     earbud.add_argument("--passkey", type=int, metavar="N", help="use this 6-digit passkey instead of a random one")
     earbud.add_argument("--stats", type=Path, metavar="FILE", help="rewrite the earbud's counters as JSON here every second")
     earbud.add_argument("--address", metavar="RANDOM_STATIC", help="use this random static address (C0:..:..)")
+    earbud.add_argument("--echo", type=_echo_spec, metavar="DELAY_MS:GAIN_DB[:RT60_MS]",
+                        help="the speaker leaks into the mic: this much later and quieter, with a room tail "
+                             "(e.g. 20:-10:150)")
     # Test aid, hidden from --help: stream the mic even while reporting quiet (a misbehaving firmware), so tests
     # can prove the host drops such audio unprocessed and counts it.
     earbud.add_argument("--misbehave-audio-in-quiet", action="store_true", help=argparse.SUPPRESS)
@@ -109,6 +112,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.command == "earbud":
         _split_live_audio(parser, args)
     return args
+
+
+def _echo_spec(text: str):
+    from device_sim.echo_path import parse_echo
+
+    try:
+        return parse_echo(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _split_live_audio(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -190,7 +202,7 @@ async def _run_earbud(args: argparse.Namespace) -> int:
         radio=args.radio, name=args.name, mic=args.mic, speaker=args.speaker, state_dir=args.state_dir,
         passkey=args.passkey, stats=args.stats, address=args.address,
         live_mic=args.live_mic, live_speaker=args.live_speaker,
-        misbehave_audio_in_quiet=args.misbehave_audio_in_quiet,
+        misbehave_audio_in_quiet=args.misbehave_audio_in_quiet, echo=args.echo,
     )
     earbud = SimulatedEarbud(options, announce=_say)
     try:

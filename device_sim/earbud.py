@@ -20,6 +20,7 @@ from pathlib import Path
 from device_sim import __version__
 from device_sim.audio_files import SAMPLE_RATE, WavSink, load_wav_16k_mono, speak_digit_clips
 from device_sim.earbud_link import EarbudLink, load_or_make_address
+from device_sim.echo_path import EchoPath, EchoSpec
 from device_sim.errors import EarbudError
 from device_sim.quiet_leak import QuietLeak
 from device_sim.sim_hal import SimHal, write_json_atomic  # also makes `earbud` importable
@@ -51,6 +52,7 @@ class EarbudOptions:
     # Test aid (hidden flag --misbehave-audio-in-quiet): a broken firmware that keeps streaming its mic while it
     # reports quiet, so tests can prove the host drops such audio unprocessed. Never for real use.
     misbehave_audio_in_quiet: bool = False
+    echo: EchoSpec | None = None  # the speaker leaks into the mic (--echo; device_sim/echo_path.py)
 
 
 def default_state_dir(name: str) -> Path:
@@ -114,6 +116,7 @@ class SimulatedEarbud:
         clips = await asyncio.to_thread(speak_digit_clips, self.state_dir / "clips")
         hal = SimHal(playlist, self.state_dir / "core_state.json", clips, board_file=self.state_dir / "board.json",
                      live_mic=self.live_mic)
+        hal.echo = EchoPath(options.echo) if options.echo is not None else None
         self.use_core(hal, EarbudCore(hal, firmware_version=__version__, model=MODEL))
         self.address = await self.link.start(self.core, address, model=MODEL, firmware=__version__)
         self.announce(f"earbud {options.name} advertising as {self.address}")
@@ -200,6 +203,8 @@ class SimulatedEarbud:
         self.link.pump_audio()
         await self.link.send_status_notifications()
         samples = self.core.speaker_pull(TICK_SAMPLES)
+        if self.hal.echo is not None:
+            self.hal.echo.played(samples)
         if self.live_speaker is not None:
             self.live_speaker.write(samples)
         elif self.speaker is not None:

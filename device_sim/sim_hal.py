@@ -56,6 +56,7 @@ class SimHal(Hal):
         self.world_started_at: float | None = None  # the same moment in wall-clock time, for latency measurements
         self._cursor = 0  # samples of the world timeline read so far
         self._last_drain = time.monotonic()
+        self.echo = None  # echo_path.EchoPath when the speaker leaks into the mic (--echo)
 
     # -- the world around the wearer --------------------------------------------------------------------
 
@@ -96,6 +97,10 @@ class SimHal(Hal):
             self._live_mic.stop()
 
     def mic_read(self, n_samples: int) -> bytes | None:
+        pcm = self._capture(n_samples)
+        return self.echo.mix(pcm) if pcm is not None and self.echo is not None else pcm
+
+    def _capture(self, n_samples: int) -> bytes | None:
         if self._live_mic is not None:
             return self._live_mic.read(n_samples) if self.mic_on else None
         if not self.mic_on or self._world_start is None:
