@@ -15,7 +15,9 @@ from host.bridge.listening import Prepared
 from host.bridge.model_reply import ModelReply
 from host.companion import Companion
 from host.companion.conversation.base import ConversationError
+from host.pipeline.asr.fallback import take_notice, with_notice
 from host.pipeline.engines import Engines
+from host.pipeline.remote import RemoteEngineError
 from host.pipeline.tts import split_sentences
 
 log = logging.getLogger(__name__)
@@ -39,13 +41,18 @@ class Answering:
         already be writing the rest of its reply: `Prepared.model`). `status`: last_reply, battery, charging.
         `speculative`: what needs the conversation model is left for `with_model` (`Prepared.ask_model`)."""
         started = self._clock()
-        if stream is not None:
-            text = await asyncio.to_thread(stream.finish)
-        else:
-            self.stats["asr_runs"] += 1
-            text = await asyncio.to_thread(self.engines.asr.transcribe, audio)
-        if earlier:  # speech that ran past max_utterance_s: every stretch, in order
-            text = " ".join([*(await asyncio.gather(*earlier)), text]).strip()
+        notice = ""
+        try:
+            if stream is not None:
+                text = await asyncio.to_thread(stream.finish)
+            else:
+                self.stats["asr_runs"] += 1
+                text = await asyncio.to_thread(self.engines.asr.transcribe, audio)
+            if earlier:  # speech that ran past max_utterance_s: every stretch, in order
+                text = " ".join([*(await asyncio.gather(*earlier)), text]).strip()
+        except RemoteEngineError as error:  # the speech server failed, no local engine stands in: say so
+            log.warning("%s: %s", self.name, error)
+            text, notice = "", error.spoken
         recognized = self._clock()
         reply = await asyncio.to_thread(self._respond, text, status)
         model = None
@@ -53,6 +60,7 @@ class Answering:
             if speculative:
                 return Prepared(text, reply, b"", recognized - started, 0.0, 0.0, ask_model=True)
             reply, model = await self._ask_model(text)
+        reply = with_notice(reply, notice or take_notice(self.engines.asr), text)
         answered = self._clock()
         try:
             sentences = split_sentences(reply.text) or [reply.text]

@@ -1,4 +1,5 @@
-"""Speech recognition behind one interface (`AsrEngine`): Moonshine base, faster-whisper (tiny.en) or vosk.
+"""Speech recognition behind one interface (`AsrEngine`): Moonshine base, faster-whisper (tiny.en), vosk, or a
+Wyoming speech-to-text server (`[asr] engine = "wyoming"`, with the local engine standing by: asr/fallback.py).
 
 Choice (`[asr] engine`): "auto" takes vosk when a vosk model for `[asr] language` is installed (or `model_dir`
 points at one), else the English default, AUTO_ENGLISH; Moonshine and whisper have English models from PyPI
@@ -7,6 +8,7 @@ points at one), else the English default, AUTO_ENGLISH; Moonshine and whisper ha
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from host import models
@@ -60,6 +62,8 @@ def choose_engine(settings: AsrSettings, models_root: Path | None = None) -> tup
 
 
 def load_engine(settings: AsrSettings, models_root: Path | None = None) -> AsrEngine:
+    if settings.engine == "wyoming":
+        return load_remote(settings, models_root)
     engine, folder = choose_engine(settings, models_root)
     if engine == "vosk":
         from host.pipeline.asr.vosk_engine import VoskEngine
@@ -72,3 +76,18 @@ def load_engine(settings: AsrSettings, models_root: Path | None = None) -> AsrEn
     from host.pipeline.asr.whisper_engine import WhisperEngine
 
     return WhisperEngine(folder, language=settings.language)
+
+
+def load_remote(settings: AsrSettings, models_root: Path | None = None) -> AsrEngine:
+    """The Wyoming server at [asr] uri, with the local engine "auto" picks standing by when it is installed."""
+    from host.pipeline.asr.fallback import FallbackAsrEngine
+    from host.pipeline.asr.wyoming_engine import WyomingAsrEngine
+
+    server = WyomingAsrEngine(settings.uri, settings.language)  # checks the uri first: a typo fails here
+    try:
+        local = load_engine(replace(settings, engine="auto"), models_root)
+    except models.ModelError:
+        local = None
+    engine = FallbackAsrEngine(server, local)
+    engine.start()
+    return engine
