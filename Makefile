@@ -39,8 +39,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest -ra
 
+# Up to 4 workers: each loads its own models (about 3 GB).
+QUICK_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test-quick: setup
-	$(PY) -m pytest -ra -m "not e2e"
+	$(PY) -m pytest -ra -m "not e2e" -n $(QUICK_WORKERS)
 
 bench: setup
 	$(PY) -m bench
