@@ -34,12 +34,15 @@ class Answering:
         self.stats = stats
         self.name = name
         self._clock = clock
+        self.wearer = None  # host.bridge.wearer_gate.WearerGate: only the wearer's voice is recognized
 
     async def prepare(self, audio: bytes, stream, earlier: list[asyncio.Task], status: dict,
                       speculative: bool = False) -> Prepared:
         """Recognize, answer and synthesize the first sentence. Pure: no side effects (a conversation model may
         already be writing the rest of its reply: `Prepared.model`). `status`: last_reply, battery, charging.
         `speculative`: what needs the conversation model is left for `with_model` (`Prepared.ask_model`)."""
+        if self.wearer is not None and not await self.wearer.admits(audio):
+            return Prepared("", Reply(""), b"", 0.0, 0.0, 0.0, not_wearer=True)
         started = self._clock()
         notice = ""
         try:

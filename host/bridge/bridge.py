@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from host.assistant import Assistant
 from host.bridge.control_socket import ControlServer
+from host.bridge.enrolment import enrol_request
 from host.bridge.quiet import QuietController
 from host.bridge.reminder_bell import ring_reminders
 from host.bridge.runner import EarbudRunner
@@ -142,6 +143,8 @@ def open_companion(engines: Engines) -> Companion | None:
     reported (and left as it is): the bridge then answers with its skills and the model, without memory."""
     try:
         companion = load_companion(engines.config)
+        if command == "enroll":  # `earpiece enroll`: learn the wearer's voice (host/bridge/enrolment.py)
+            return await enrol_request(runners)
     except MemoryStoreError as error:
         log.error("%s", error)
         companion = Companion(Assistant(), None, None)

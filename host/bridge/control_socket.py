@@ -6,6 +6,7 @@ ask the bridge instead. The socket is a Unix domain socket in a folder only the 
 
 Request:  {"cmd": "status" | "quiet", "device": "<name or address>" | null, "quiet": true | false}
           {"cmd": "forget", "address": "<address>"}   (the earbud was forgotten: disconnect it now)
+          {"cmd": "enroll", "device": "<name or address>"}   (learn the wearer's voice: about a minute)
 Response: {"ok": true, ...} or {"ok": false, "error": "<one line saying what to do>"}
 """
 

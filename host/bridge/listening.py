@@ -60,6 +60,8 @@ class Prepared:
     ask_model: bool = False
     """Prepared speculatively for the conversation model, which is asked only once the turn is committed (its
     prompt cannot be interrupted: speculations thrown away would keep it busy)."""
+    not_wearer: bool = False
+    """Not the enrolled wearer's voice (host/bridge/wearer_gate.py): nothing was recognized, nothing is answered."""
 
 
 @dataclass
@@ -127,6 +129,7 @@ class Listening:
         self._partial_at = 0  # utterance bytes when the last partial was started
         self.partial_transcript = ""
         self.on_partial: Callable[[str], None] | None = None  # each new partial transcript (logs, the demo)
+        self.wearer = None  # host.bridge.wearer_gate.WearerGate: partial transcripts of the wearer's voice only
 
     @property
     def listening(self) -> bool:
@@ -324,6 +327,8 @@ class Listening:
 
         async def recognize() -> None:
             try:
+                if self.wearer is not None and not await self.wearer.admits(audio):
+                    return
                 text = await asyncio.to_thread(asr.transcribe, audio)
             finally:
                 PARTIALS.release()

@@ -39,7 +39,8 @@ class TurnResult:
     reply: Reply | None = None
     """What the assistant answered (None when the turn ended without one)."""
     outcome: str = "answered"
-    """"answered", "no_speech", "interrupted" (button pressed during the reply) or "error"."""
+    """"answered", "no_speech", "interrupted" (button pressed during the reply), "not_wearer" (another voice than
+    the enrolled wearer's: ignored before recognition) or "error"."""
     timings: TurnTimings = field(default_factory=TurnTimings)
     """Where the time went."""
     wake: WakeDetected | None = None
@@ -77,6 +78,8 @@ class EarbudStatus:
     """Frames (or chunks decoded just before quiet began) dropped unprocessed in quiet."""
     wake_detections: int = 0
     asr_runs: int = 0
+    not_wearer: int = 0
+    """Utterances ignored before recognition: not the enrolled wearer's voice ([listen] wearer_only)."""
     link: dict = field(default_factory=dict)
     downlink: dict = field(default_factory=dict)
 

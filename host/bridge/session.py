@@ -29,6 +29,7 @@ from host.bridge.listening import Listening, Prepared, Utterance
 from host.bridge.reports import TurnResult, TurnTimings
 from host.bridge.speech_out import Playback, Voice
 from host.bridge.timers import Timers
+from host.bridge.wearer_gate import WearerGate
 from host.companion import Companion
 from host.errors import EarpieceError
 from host.pipeline.engines import Engines
@@ -42,7 +43,8 @@ NOTHING_TO_REPEAT = "I haven't said anything yet."
 MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my memory file."
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
-         "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials")
+         "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials",
+         "not_wearer")
 
 
 class DeviceSession:
@@ -71,6 +73,10 @@ class DeviceSession:
         if on_partial is not None or self.config.privacy.store_transcripts:
             self.listening_part.on_partial = self._partial_heard
         self.timers = Timers(lambda text: self.voice.start(text, "timer"), self.stats)
+        # Once the wearer has enrolled, other voices are dropped before recognition ([listen] wearer_only).
+        self.wearer = self.answering.wearer = self.listening_part.wearer = WearerGate(
+            name, self.config.listen.wearer_only)
+        self.enrolment = None  # host.bridge.enrolment.Recorder while `earpiece enroll` records: it takes the mic
         self.battery: int | None = None
         self.charging = False
         self._turn_task: asyncio.Task | None = None
@@ -153,6 +159,10 @@ class DeviceSession:
             log.info("%s: wake word %s (score %.2f)", self.name, wake.name, wake.score)
             await self._start_listening("wake", wake)
 
+        if self.enrolment is not None:  # `earpiece enroll` is recording the wearer: no wake word, no turn
+            self.enrolment.hear(pcm)
+            self.listening_part.hear_silence(len(pcm))
+            return
     async def handle_event(self, message: object) -> None:
         """A message from the earbud's status characteristic (Status: battery; Button). Quiet is not read here: the
         runner's quiet controller owns it."""
@@ -243,6 +253,13 @@ class DeviceSession:
             except EarpieceError as error:  # the memory file: say so rather than pretend it was kept
                 log.error("%s: %s", self.name, error)
                 reply, first_audio, actions = Reply(MEMORY_TROUBLE, skill="fallback", remember=False), None, []
+            if prepared.not_wearer:  # not the wearer's voice: nothing was recognized, nothing is said
+                self.stats["not_wearer"] += 1
+                log.info("%s: not the wearer's voice (similarity %.2f): ignored before recognition", self.name,
+                         self.wearer.judged().score if self.wearer.judged() else 0.0)
+                result.outcome = "not_wearer"
+                self._record(result)
+                return
             if prepared.model is not None:
                 self.stats["model_turns"] += 1
             said = await self.voice.speak(reply.text, first_audio, timings, utterance.last_voice_wall,

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "host.cli.demo_command",  # demo
     "host.cli.voice_commands",  # detect, transcribe, models
     "host.cli.companion_commands",  # ask, memory, reminders
+    "host.cli.enroll_command",  # enroll
     "host.cli.config_commands",  # config
 ]
 

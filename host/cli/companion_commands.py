@@ -7,6 +7,7 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 
+from host.cli.enroll_command import add_voice_action
 from host.cli.output import CliError, add_json_flag, emit, log
 
 ASK_HELP = """\
@@ -26,6 +27,7 @@ your data folder; `export` prints it all as JSON you can keep.
   earpiece memory search birthday   facts about something (by meaning and by words)
   earpiece memory export > me.json  everything kept, as readable JSON
   earpiece memory forget 3          forget one fact;  forget --all  forgets every fact and the history
+  earpiece memory voice             the voiceprint `earpiece enroll` kept;  voice --forget  deletes it
 """
 REMINDERS_HELP = """\
 Reminders you asked for ("remind me to call mom at 5 pm"). The running bridge says them in your ear when they fall
@@ -60,6 +62,7 @@ def register(subparsers) -> None:
     forget.add_argument("--yes", action="store_true", help="with --all: do not ask for confirmation")
     add_json_flag(forget)
     forget.set_defaults(func=cmd_memory_forget)
+    add_voice_action(actions)  # earpiece memory voice: the voiceprint `earpiece enroll` kept
 
     reminders = subparsers.add_parser("reminders", help="list or cancel reminders", description=REMINDERS_HELP,
                                       formatter_class=_raw())
