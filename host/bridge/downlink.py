@@ -51,6 +51,7 @@ class DownlinkPacer:
         self._level_at = clock()
         self._played_out_at = float("-inf")  # when the estimated buffer empties (or emptied); -inf: nothing played
         self._in_reply = False
+        self.observer = None  # echo_reference.EchoCancelledUplink: told what plays when (echo cancellation)
         self.stats = {"frames_sent": 0, "replies": 0, "stopped": 0, "reports": 0}
 
     # --- producer side -------------------------------------------------------------------------------------------
@@ -83,6 +84,8 @@ class DownlinkPacer:
         self._level_ms = 0.0
         self._level_at = self._clock()
         self._played_out_at = min(self._played_out_at, self._level_at)
+        if self.observer is not None:
+            self.observer.stopped(self._level_at)
         self._idle.set()
 
     @property
@@ -149,6 +152,8 @@ class DownlinkPacer:
             self._level_ms = level + self._frame_ms
             self._level_at = now
             self._played_out_at = now + self._level_ms / 1000.0
+            if self.observer is not None:
+                self.observer.frame_sent(frame, now + level / 1000.0)
             try:
                 await self._send_frame(frame)
             except Exception as error:  # a dropped link must not kill the session; the link reconnects

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 
 from host.bridge.downlink import DownlinkPacer
+from host.bridge.echo_reference import EchoCancelledUplink
 from host.bridge.quiet import QuietController, switch_holds_message
 from host.bridge.reports import EarbudStatus, QuietOutcome, TurnResult
 from host.bridge.session import DeviceSession
@@ -44,11 +45,15 @@ class EarbudRunner:
         self.address = device.address
         self.link = EarbudLink(device.address, adapter=adapter, name=device.name, on_connection=self._on_connection)
         self.pacer = DownlinkPacer(self._send_frame)
+        # [listen] echo_cancel: the reply's echo comes out of the mic's audio, so the session can listen while it speaks.
+        self.echo = EchoCancelledUplink() if engines.config.listen.echo_cancel else None
+        self.pacer.observer = self.echo
         self.session = DeviceSession(
             engines, self._send_control, self.pacer, name=device.name, companion=companion,
             on_turn=(lambda result: on_turn(device.name, result)) if on_turn else None,
             on_partial=(lambda text: on_partial(device.name, text)) if on_partial else None,
             is_quiet=lambda: self.link.quiet,  # the link's gate: set by _apply_quiet from the quiet controller
+            echo_cancelled=self.echo is not None,
         )
         self.link.quiet = quiet.is_quiet(device.address)  # a restarted bridge picks up where the record says
         quiet.watch(device.address, self._apply_quiet)
@@ -82,6 +87,8 @@ class EarbudRunner:
     async def process_audio(self, pcm: bytes) -> None:
         """One chunk of decoded mic audio from the link, to the session (which drops it if quiet began meanwhile)."""
         self._received += 1
+        if self.echo is not None:
+            pcm = self.echo.cancel(pcm)
         await self.session.feed_audio(pcm)
 
     async def _pump_messages(self) -> None:

@@ -33,6 +33,7 @@ from host.bridge.wearer_gate import WearerGate
 from host.companion import Companion
 from host.errors import EarpieceError
 from host.pipeline.engines import Engines
+from host.pipeline.stop_words import StopWords, is_stop_command
 from protocol import control
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ NOTHING_TO_REPEAT = "I haven't said anything yet."
 MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my memory file."
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
-         "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials",
+         "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials", "stopped_by_voice",
          "not_wearer")
 
 
@@ -52,7 +53,7 @@ class DeviceSession:
                  companion: Companion | None = None, name: str = "earbud",
                  on_turn: Callable[[TurnResult], None] | None = None,
                  on_partial: Callable[[str], None] | None = None,
-                 is_quiet: Callable[[], bool] = lambda: False,
+                 is_quiet: Callable[[], bool] = lambda: False, echo_cancelled: bool = False,
                  clock: Callable[[], float] = time.perf_counter):
         self.engines = engines
         self.config = engines.config
@@ -73,6 +74,9 @@ class DeviceSession:
         if on_partial is not None or self.config.privacy.store_transcripts:
             self.listening_part.on_partial = self._partial_heard
         self.timers = Timers(lambda text: self.voice.start(text, "timer"), self.stats)
+        # With the reply's echo cancelled on the uplink (the runner does it) the session listens while it speaks:
+        # a stop word or the wake word interrupts the reply. Without, it is deaf then ([audio] reply_tail_s).
+        self.stop_words = StopWords(engines.asr.transcribe, self._stopped_by_voice) if echo_cancelled else None
         # Once the wearer has enrolled, other voices are dropped before recognition ([listen] wearer_only).
         self.wearer = self.answering.wearer = self.listening_part.wearer = WearerGate(
             name, self.config.listen.wearer_only)
@@ -148,15 +152,19 @@ class DeviceSession:
             self.stats["audio_ignored_quiet"] += 1
             return
         turn_running = self._turn_task is not None and not self._turn_task.done()
-        if not self.listening and (turn_running or self.voice.heard_recently(self.config.audio.reply_tail_s)):
-            # Our own reply (and its echo, for the reply tail after it) must not wake us or be recognized.
-            self.stats["audio_ignored_replying"] += 1
-            self.listening_part.hear_silence(len(pcm))
-            return
+        if not self.listening and (turn_running or self.voice.heard_recently(self._reply_tail_s)):
+            if self.stop_words is None:
+                # Our own reply (and its echo, for the reply tail after it) must not wake us or be recognized.
+                self.stats["audio_ignored_replying"] += 1
+                self.listening_part.hear_silence(len(pcm))
+                return
+            self.stop_words.hear(pcm)  # its echo is cancelled: a stop word interrupts, and so does the wake word
         wake = self.listening_part.hear(pcm)
         if wake is not None:
             self.stats["wake_detections"] += 1
             log.info("%s: wake word %s (score %.2f)", self.name, wake.name, wake.score)
+            if self.stop_words is not None and self.replying:  # the wake word over a reply interrupts it
+                await self.stop_reply()
             await self._start_listening("wake", wake)
 
         if self.enrolment is not None:  # `earpiece enroll` is recording the wearer: no wake word, no turn
@@ -214,6 +222,8 @@ class DeviceSession:
         return await self.answering.prepare(audio, stream, earlier, status, speculative)
 
     def _on_utterance(self, utterance: Utterance) -> None:
+        if self.stop_words is not None:
+            self.stop_words.reset()
         self._turn_task = asyncio.get_running_loop().create_task(self._run_turn(utterance))
 
     # ---- a turn ----------------------------------------------------------------------------------------------
@@ -244,6 +254,13 @@ class DeviceSession:
                 prepared = await self._prepare(utterance.end.audio, utterance.stream, utterance.earlier)
             elif prepared.ask_model:
                 prepared = await self.answering.with_model(prepared)
+            if self.stop_words is not None and is_stop_command(prepared.transcript):
+                # "Hey Jarvis, stop" over a reply: the wake word stopped it; "stop" itself needs no answer.
+                if prepared.model is not None:
+                    prepared.model.cancel()
+                result.transcript, result.outcome = prepared.transcript, "stopped"
+                self._record(result)
+                return
             timings.asr_s, timings.assistant_s = prepared.asr_s, prepared.assistant_s
             timings.tts_first_audio_s = prepared.tts_s
             result.transcript, result.reply = prepared.transcript, prepared.reply
@@ -305,7 +322,7 @@ class DeviceSession:
         seconds = self.config.assistant.follow_up_s
         if seconds <= 0:
             return
-        while self.replying or self.voice.heard_recently(self.config.audio.reply_tail_s):
+        while self.replying or self.voice.heard_recently(self._reply_tail_s):
             await asyncio.sleep(0.05)
         if self.listening or self._is_quiet():
             return
@@ -313,6 +330,18 @@ class DeviceSession:
         self.stats["listens"] += 1
         self.listening_part.start("follow_up", no_speech_s=seconds)
         await self._send(control.PlayCue(control.CUE_FOLLOW_UP))
+
+    @property
+    def _reply_tail_s(self) -> float:
+        """How long after a reply the mic is still ignored: not at all when the reply's echo is cancelled."""
+        return 0.0 if self.stop_words is not None else self.config.audio.reply_tail_s
+
+    async def _stopped_by_voice(self, _text: str) -> None:
+        """A stop word was said over the reply (host/pipeline/stop_words.py)."""
+        if self.replying and not self.listening:
+            self.stats["stopped_by_voice"] += 1
+            log.info("%s: reply stopped by voice", self.name)
+            await self.stop_reply()
 
     async def stop_reply(self) -> None:
         """Stop whatever the companion is saying (the button was pressed)."""
@@ -346,7 +375,8 @@ class DeviceSession:
 
     async def close(self) -> None:
         """Cancel everything this session started (the earbud disconnected)."""
-        tasks = [t for t in [self._turn_task, *self._background, *self.listening_part.pending_tasks()]
+        stopping = self.stop_words.pending() if self.stop_words is not None else []
+        tasks = [t for t in [self._turn_task, *self._background, *self.listening_part.pending_tasks(), *stopping]
                  if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
