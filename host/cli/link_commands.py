@@ -93,6 +93,11 @@ def _run(coro):
                 "pairing failed: wrong passkey; nothing was stored. Run `earpiece pair` again and type the six digits "
                 "the earbud speaks"
             ) from error
+        if error.reason == "PAIRING_NOT_SUPPORTED":  # what the earbud answers when it is not in pairing mode
+            raise CliError(
+                f"{error}: the earbud is not in pairing mode; nothing was stored. Hold its button until it says "
+                "'pairing' (a new earbud is in pairing mode on its own), then pair again"
+            ) from error
         raise CliError(f"{error}; nothing was stored. Put the earbud in pairing mode and try again") from error
     except EarpieceError as error:  # says what to do already
         raise CliError(str(error)) from error

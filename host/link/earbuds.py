@@ -5,6 +5,7 @@ between backends (native: the OS pairs and keeps bonds; Bumble adapters `sim:`/`
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -12,10 +13,13 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
+from host.errors import EarpieceError
 from host.link.adapter import Adapter
-from host.link.errors import AmbiguousDeviceError, AmbiguousEarbudError, EarbudNotFoundError
+from host.link.errors import AmbiguousDeviceError, AmbiguousEarbudError, EarbudNotFoundError, PairingFailedError
 from host.link.registry import DeviceRegistry, PairedDevice
 from protocol import gatt
+
+logger = logging.getLogger(__name__)
 
 DEVICE_NAME_UUID = "00002a00-0000-1000-8000-00805f9b34fb"
 MODEL_NUMBER_UUID = "00002a24-0000-1000-8000-00805f9b34fb"
@@ -105,9 +109,13 @@ async def pair_earbud(
     registry = registry or DeviceRegistry()
     async with adapter.hold():
         earbud = await find_in_range(adapter, target, scan_timeout)
-        if not adapter.is_native:
-            # The user asked to pair again: an old bond must not be used (nor survive a failed attempt).
-            await adapter.delete_bond(earbud.address)
+        if not adapter.is_native and registry.get(earbud.address) is None and await adapter.has_bond(earbud.address):
+            # A bond but no registry entry: an earlier `pair` was stopped between the two. The earbud has left
+            # pairing mode, so pairing anew would be refused; a bond that still opens the earbud is adopted.
+            adopted = await _adopt_bond(adapter, earbud, connect_timeout)
+            if adopted is not None:
+                return registry.add(earbud.address, adopted[0], adapter.spec, model=adopted[1], firmware=adopted[2])
+        # An old bond is dropped by the adapter's pair() when pairing starts (the user asked to pair again).
         client = BleakClient(earbud.device, timeout=connect_timeout, **adapter.client_kwargs())
         await client.connect()
         try:
@@ -118,13 +126,35 @@ async def pair_earbud(
             firmware = await _read_text(client, FIRMWARE_REVISION_UUID)
             # The advertised name may be shortened; the GAP Device Name is the whole one.
             name = await _read_text(client, DEVICE_NAME_UUID) or earbud.name
-        except BaseException:
-            if not adapter.is_native:
+        except BaseException as error:
+            # No bond survives a failed attempt, except when the earbud refused to pair at all: it kept its side
+            # of the old bond, and the adapter put ours back.
+            refused = isinstance(error, PairingFailedError) and error.reason == "PAIRING_NOT_SUPPORTED"
+            if not adapter.is_native and not refused:
                 await adapter.delete_bond(earbud.address)
             raise
         finally:
             await client.disconnect()
     return registry.add(earbud.address, name, adapter.spec, model=model, firmware=firmware)
+
+
+async def _adopt_bond(adapter: Adapter, earbud, connect_timeout: float) -> tuple[str, str | None, str | None] | None:
+    """(name, model, firmware) when the bond we hold still opens the earbud's protected service, else None."""
+    client = BleakClient(earbud.device, timeout=connect_timeout, **adapter.client_kwargs())
+    try:
+        await client.connect()
+        await client.read_gatt_char(gatt.STATUS_UUID)  # encrypted with the bond: only works if the earbud kept it
+        model = await _read_text(client, MODEL_NUMBER_UUID)
+        firmware = await _read_text(client, FIRMWARE_REVISION_UUID)
+        name = await _read_text(client, DEVICE_NAME_UUID) or earbud.name
+    except (BleakError, TimeoutError, asyncio.TimeoutError, EarpieceError) as error:
+        logger.info("the bond left by an interrupted pairing with %s no longer works (%s): pairing anew",
+                    earbud.address, error)
+        return None
+    finally:
+        await client.disconnect()
+    logger.info("adopted the bond left by an interrupted pairing with %s", earbud.address)
+    return name, model, firmware
 
 
 async def _read_text(client: BleakClient, uuid: str) -> str | None:

@@ -119,3 +119,33 @@ def test_unknown_and_ambiguous_devices_are_clear_errors(sim, env, radio):
     native = earpiece(env, "scan", "--adapter", "native", "--timeout", "0.5", "--json")
     assert "Traceback" not in native.stderr
     assert native.returncode == 0 or "Bluetooth" in native.stderr.splitlines()[-1]
+
+
+def test_a_pairing_stopped_after_the_bond_was_stored_is_completed_by_the_next_pair(sim, env, home, radio):
+    """`pair` killed between writing bonds.json and the registry: the retry adopts the bond (the earbud has left
+    pairing mode, so pairing anew would be refused)."""
+    from host.link.registry import DeviceRegistry
+
+    earbud, address = sim.earbud(radio, name=NAME, passkey=PASSKEY)
+    assert earpiece(env, "pair", address, "--passkey", str(PASSKEY)).returncode == 0
+    assert DeviceRegistry(home / "data" / "devices.sqlite3").remove(address)  # the state a kill leaves
+    assert address in bonds(home)
+
+    result = earpiece(env, "pair", address, "--passkey", str(PASSKEY))
+    assert result.returncode == 0, result.stderr
+    devices = json_out(earpiece(env, "devices", "--json"))["devices"]
+    assert [(d["name"], d["address"], d["model"]) for d in devices] == [(NAME, address, "EP-SIM")]
+    assert json_out(earpiece(env, "status", NAME, "--json"))["connected"] is True
+
+
+def test_pairing_an_earbud_that_is_not_in_pairing_mode_says_how_to_enter_it(sim, env, home, radio):
+    earbud, address = sim.earbud(radio, name=NAME, passkey=PASSKEY)
+    assert earpiece(env, "pair", address, "--passkey", str(PASSKEY)).returncode == 0
+    result = earpiece(env, "pair", address, "--passkey", str(PASSKEY))  # bonded: the earbud left pairing mode
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert "not in pairing mode" in message and "Hold its button" in message, result.stderr
+    assert "Traceback" not in result.stderr
+    # The earbud kept its bond, so ours stays too: the earbud still works with this computer.
+    assert address in bonds(home)
+    assert json_out(earpiece(env, "status", NAME, "--json"))["connected"] is True

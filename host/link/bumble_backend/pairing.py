@@ -92,9 +92,11 @@ async def pair(
     """Pair on `connection`; `providers` is the stack's table its pairing config reads the provider from.
 
     A stale bond for this peer (`stale_names`) would survive a failed re-pairing: it is dropped first (the user
-    asked to re-pair). Raises PairingFailedError, with nothing stored."""
+    asked to re-pair), and put back only when the earbud refuses to pair at all (then it kept its side). Raises
+    PairingFailedError, with nothing new stored."""
     keystore = connection.device.keystore
     names = set(stale_names) | {str(connection.peer_address)}
+    kept = {name: keys for name in names if keystore and (keys := await keystore.get(name)) is not None}
     await delete_keys(keystore, names)
     failure: list[int] = []
     connection.on(connection.EVENT_PAIRING_FAILURE, failure.append)
@@ -105,6 +107,11 @@ async def pair(
     except Exception as error:
         await delete_keys(keystore, names)
         reason = _smp_reason_name(failure[0]) if failure else type(error).__name__
+        if reason == "PAIRING_NOT_SUPPORTED":
+            # The earbud refused before any key was exchanged (it is not in pairing mode), so it still holds
+            # the old bond: ours stays valid and is put back.
+            for name, keys in kept.items():
+                await keystore.update(name, keys)
         raise PairingFailedError(f"pairing with {address} failed: {reason}", reason) from error
     finally:
         providers.pop(connection.handle, None)
