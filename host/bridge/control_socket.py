@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -68,6 +69,13 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            uid = _peer_uid(writer)
+            if uid not in (None, 0, os.getuid()):
+                # The folder's mode already keeps other users out; this holds even if someone loosens it.
+                log.warning("control socket: refused a connection from another user (uid %d)", uid)
+                writer.write(b'{"ok": false, "error": "this bridge belongs to another user"}\n')
+                await writer.drain()
+                return
             try:
                 line = await asyncio.wait_for(reader.readline(), timeout=5)
             except ValueError:  # the line ran past the stream's limit
@@ -95,6 +103,15 @@ class ControlServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    """The connecting process's user id (Linux SO_PEERCRED), or None where the OS does not say."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]  # pid, uid, gid
 
 
 def _is_alive(path: Path) -> bool:

@@ -2,8 +2,11 @@
 
 import asyncio
 import os
+import shutil
 import stat
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +16,21 @@ from host.bridge import control_socket
 @pytest.fixture
 def server(tmp_path):
     """A ControlServer in its own thread's event loop, answering like a tiny bridge."""
-    path = tmp_path / "run" / "bridge.sock"
+    yield from serve(tmp_path / "run" / "bridge.sock")
+
+
+@pytest.fixture
+def server_others_can_reach():
+    """The same, in a folder another user may traverse (pytest's own tmp folders are 0700)."""
+    base = Path(tempfile.mkdtemp(prefix="earpiece-socket-test-"))
+    os.chmod(base, 0o755)
+    try:
+        yield from serve(base / "run" / "bridge.sock")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def serve(path):
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     calls = []
@@ -97,3 +114,35 @@ def test_the_bridge_answers_a_malformed_device_in_one_line(isolated_home):
     assert answer == {"ok": False, "error": "device must be a name or an address"}
     answer = asyncio.run(bridge.handle_request({"cmd": "forget"}))
     assert answer == {"ok": False, "error": "forget needs the earbud's address"}
+
+
+SECOND_USER = "nobody"
+CONNECT_AS_ANOTHER_USER = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    print("permission denied")
+else:
+    s.sendall(b'{"cmd": "status"}\\n')
+    print(s.recv(4096).decode().strip())
+"""
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to run a client as a second Unix user")
+def test_another_user_is_refused_even_when_the_modes_are_loosened(server_others_can_reach):
+    import subprocess
+
+    path, calls = server_others_can_reach
+
+    def as_second_user() -> str:
+        # The system's Python: the test's own may sit in root's home, which the second user cannot enter.
+        return subprocess.run(["/usr/bin/python3", "-c", CONNECT_AS_ANOTHER_USER, str(path)], user=SECOND_USER,
+                              capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+    assert as_second_user() == "permission denied"  # the folder is 0700, the socket 0600
+    os.chmod(path.parent, 0o755)
+    os.chmod(path, 0o666)
+    assert as_second_user() == '{"ok": false, "error": "this bridge belongs to another user"}'
+    assert calls == []  # nothing reached the bridge
