@@ -139,7 +139,8 @@ def test_another_user_is_refused_even_when_the_modes_are_loosened(server_others_
     def as_second_user() -> str:
         # The system's Python: the test's own may sit in root's home, which the second user cannot enter.
         return subprocess.run(["/usr/bin/python3", "-c", CONNECT_AS_ANOTHER_USER, str(path)], user=SECOND_USER,
-                              capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+                              capture_output=True, text=True, timeout=30, check=True, cwd="/",
+                              env={"PATH": "/usr/bin:/bin"}).stdout.strip()
 
     assert as_second_user() == "permission denied"  # the folder is 0700, the socket 0600
     os.chmod(path.parent, 0o755)
