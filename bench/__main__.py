@@ -31,6 +31,7 @@ PARTS = {
     "accuracy": "bench.bench_accuracy",
     "turns": "bench.bench_turns",
     "capacity": "bench.bench_capacity",
+    "wearer": "bench.bench_wearer",  # wearer-only listening: the speaker check's false accepts and rejects
     "quiet": "bench.bench_quiet",
     "conversation": "bench.bench_conversation",  # last: the longest, and the others' figures come first
 }
