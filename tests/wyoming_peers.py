@@ -91,14 +91,16 @@ def wait_ready(peer: Peer, timeout_s: float = READY_TIMEOUT_S) -> None:
     raise RuntimeError(f"{peer.name} did not answer within {timeout_s:g} s: {peer.log_path.read_text()[-2000:]}")
 
 
-def start_whisper(folder: Path, models_root: Path | None = None, port: int | None = None) -> Peer:
-    """wyoming-faster-whisper with the project's tiny.en (one thread, beam 1, int8: as the in-process engine)."""
+def start_whisper(folder: Path, models_root: Path | None = None, port: int | None = None, cpu_threads: int = 1,
+                  debug: bool = False) -> Peer:
+    """wyoming-faster-whisper with the project's tiny.en (beam 1 and int8, as the in-process engine). `debug`: its
+    log says how long each transcription took ("Completed request in S second(s)")."""
     model = models.whisper_model_dir(models_root)
     return _start("wyoming_faster_whisper", [
         "--model", str(model), "--stt-library", "faster-whisper", "--language", "en",
         "--data-dir", str(folder / "whisper-data"), "--local-files-only",
-        "--cpu-threads", "1", "--beam-size", "1", "--compute-type", "int8",
-    ], folder, port)
+        "--cpu-threads", str(cpu_threads), "--beam-size", "1", "--compute-type", "int8",
+    ] + (["--debug"] if debug else []), folder, port)
 
 
 def start_piper(folder: Path, port: int | None = None, streaming: bool = True) -> Peer:
