@@ -10,8 +10,12 @@ STEP: after each step every stream must keep up for WINDOW_S seconds —
     swarm's `stream_started_at + k * 20 ms` (its wall clock); it counts as processed when the session has taken
     it in and the wake word model has scored the 80 ms block it completed (not processed yet: processed now).
 
+Past its capacity the bridge sheds the newest earbuds' wake scoring (host/pipeline/wake_load.py) so the others keep
+up: a step where some earbuds were shed is judged on the earbuds still served, and ends the run.
+
 Section `capacity`:
-    max_listening_devices   the most earbuds that kept up (0 if even the first step failed)
+    max_listening_devices   the most earbuds that kept up with none shed (0 if even the first step failed)
+    overload                the first step with earbuds shed: how many, and whether the served ones kept up
     steps                   per step: devices, ok, lateness (worst, p99, p50 ms), dropped frames, and the link's
                             share of the lateness (capture -> session, before wake scoring)
 """
@@ -101,6 +105,10 @@ class StreamProbe:
             late.append((min(at, now) - (stream_started_at + k * FRAME_S)) * 1000)
         return late
 
+    def shed_blocks(self) -> int:
+        session = self.runner.session
+        return session.engines.wake_shed_blocks(session.listening_part.audio_clock)
+
     def dropped(self) -> int:
         stats = self.runner.link.stats
         return stats.sequence_gaps + stats.audio_queue_dropped
@@ -160,6 +168,7 @@ async def measure(engines, max_devices: int, deadline: float) -> dict:
                 log.warning("capacity: %d earbuds connected after %.0f s", count, time.monotonic() - step_started)
                 await asyncio.sleep(SETTLE_S)
                 dropped_before = {a: p.dropped() for a, p in probes.items()}
+                shed_before = {a: p.shed_blocks() for a, p in probes.items()}
                 swarm_before = _swarm_drops(_read_swarm(stats_path))
                 window_start = time.time()
                 await asyncio.sleep(WINDOW_S)
@@ -169,8 +178,11 @@ async def measure(engines, max_devices: int, deadline: float) -> dict:
                 swarm_stats = {e["address"]: e for e in swarm_after["earbuds"]}
                 late: list[float] = []
                 arrived: list[float] = []
+                shed = {a for a, p in probes.items() if p.shed_blocks() > shed_before[a]}
                 for address, probe in probes.items():
                     entry = swarm_stats.get(address) or {}
+                    if address in shed:  # not listened to (over capacity): judged by the others keeping up
+                        continue
                     if entry.get("stream_started_at"):
                         late += probe.lateness_ms(entry["stream_started_at"], window_start, window_end)
                         arrived += probe.lateness_ms(entry["stream_started_at"], window_start, window_end, False)
@@ -185,15 +197,22 @@ async def measure(engines, max_devices: int, deadline: float) -> dict:
                         # the link's share: from capture to the session taking the frame in (before wake scoring)
                         "worst_arrival_ms": round_or_none(max(arrived) if arrived else None, 1),
                         "p99_arrival_ms": round_or_none(percentile(arrived, 99), 1),
-                        "swarm_late_ticks": swarm_after.get("late_ticks")}
+                        "swarm_late_ticks": swarm_after.get("late_ticks"), "shed_devices": len(shed)}
+                if shed:
+                    step["ok"] = False
+                    step["served_ok"] = ok
                 steps.append(step)
                 step_s = time.monotonic() - step_started
                 log.warning("capacity step (%.0f s): %s", step_s, step)
-                if not ok:
+                if not step["ok"]:
                     break
     passed = [s["devices"] for s in steps if s["ok"]]
+    overloaded = next((s for s in steps if s["shed_devices"]), None)
     return {
         "max_listening_devices": max(passed) if passed else 0,
+        "overload": None if overloaded is None else {
+            "devices": overloaded["devices"], "shed_devices": overloaded["shed_devices"],
+            "served_kept_up": overloaded["served_ok"], "served_worst_late_ms": overloaded["worst_late_ms"]},
         "steps": steps,
         "step": STEP,
         "late_limit_ms": LATE_LIMIT_MS,

@@ -78,6 +78,8 @@ class EarbudStatus:
     """Frames (or chunks decoded just before quiet began) dropped unprocessed in quiet."""
     wake_detections: int = 0
     asr_runs: int = 0
+    wake_shed_blocks: int = 0
+    """80 ms blocks not listened to for the wake word because the bridge was over capacity (newest earbuds first)."""
     not_wearer: int = 0
     """Utterances ignored before recognition: not the enrolled wearer's voice ([listen] wearer_only)."""
     link: dict = field(default_factory=dict)

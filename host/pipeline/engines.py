@@ -78,6 +78,10 @@ class Engines:
                                        settings.startup_guard_s, clock=clock)
         return WakeWordDetector(self.wake, settings.threshold, settings.refractory_s, settings.startup_guard_s, clock)
 
+    def wake_shed_blocks(self, clock: AudioClock) -> int:
+        """80 ms blocks of the stream on `clock` left unscored because the bridge was over capacity."""
+        return self._wake_batcher.load.shed_blocks.get(clock, 0) if self._wake_batcher is not None else 0
+
     def endpointer(self, clock: AudioClock | None = None) -> Endpointer:
         s = self.config.endpoint
         # With an end-of-turn model, silence alone waits patiently: the model (or a request a skill understood)

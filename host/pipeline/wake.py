@@ -18,6 +18,7 @@ import numpy as np
 
 from host.pipeline.clock import AudioClock
 from host.pipeline.messages import SAMPLE_RATE, WakeDetected
+from host.pipeline.wake_load import LoadShedder
 from host.pipeline.wake_scoring import FRAME_SAMPLES, WakeScorer, WakeStream
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ class WakeBatcher:
         self.model = model
         self.scorer = model.scorer
         self.tick_s = tick_s
-        self._queue: list[tuple[BatchedWakeDetector, np.ndarray]] = []
+        self._queue: list[tuple[BatchedWakeDetector, np.ndarray, float]] = []  # (detector, block, queued at)
+        self.load = LoadShedder()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -146,11 +148,12 @@ class WakeBatcher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="wake-batcher", daemon=True)
                 self._thread.start()
-            self._queue.append((detector, block))
+            self._queue.append((detector, block, time.monotonic()))
             self._cond.notify_all()
 
     def _work(self) -> None:
         next_run = time.monotonic()
+        idle_since = next_run
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
@@ -162,25 +165,30 @@ class WakeBatcher:
             time.sleep(max(0.0, next_run - time.monotonic()))
             with self._cond:
                 queued, self._queue = self._queue, []
+            started = time.monotonic()
+            oldest = min(queued_at for _, _, queued_at in queued)
             while queued:  # rounds: a stream that queued several blocks has them scored in order
                 this_round, later, seen = [], [], set()
-                for detector, block in queued:
-                    (later if id(detector) in seen else this_round).append((detector, block))
+                for detector, block, _ in queued:
+                    (later if id(detector) in seen else this_round).append((detector, block, 0.0))
                     seen.add(id(detector))
                 queued = later
                 try:
-                    scores = self.score([(detector.stream, block) for detector, block in this_round])
+                    scores = self.score([(detector.stream, block) for detector, block, _ in this_round])
                 except Exception:  # noqa: BLE001 - a failed batch costs those blocks, never the worker
                     log.exception("wake-word batch failed")
                     scores = [0.0] * len(this_round)
                 self.stats["batches"] += 1
                 self.stats["blocks"] += len(this_round)
                 self.stats["largest_batch"] = max(self.stats["largest_batch"], len(this_round))
-                for (detector, _), score in zip(this_round, scores):
+                for (detector, _, _), score in zip(this_round, scores):
                     try:
                         detector._deliver(score)
                     except Exception:  # noqa: BLE001 - one stream's trouble must not stop the others' scoring
                         log.exception("wake-word score not delivered")
+            done = time.monotonic()
+            self.load.observe(lag_s=done - oldest, busy=(done - started) / max(done - idle_since, 1e-6), now=done)
+            idle_since = done
 
     def close(self) -> None:
         with self._cond:
@@ -202,6 +210,7 @@ class BatchedWakeDetector(WakeWordDetector):
                  startup_guard_s: float = 1.6, max_pending: int = 2, clock: AudioClock | None = None):
         super().__init__(batcher.model, threshold, refractory_s, startup_guard_s, clock)
         self.batcher = batcher
+        batcher.load.add(self.clock)  # the session's clock outlives this detector (a fresh one after quiet)
         self.max_pending = max_pending
         self._submitted = 0  # blocks queued
         self.stalls = 0
@@ -214,6 +223,8 @@ class BatchedWakeDetector(WakeWordDetector):
 
     def process(self, pcm: bytes) -> list[WakeDetected]:
         for block, end_s in self._blocks(pcm):
+            if not self.batcher.load.scored(self.clock):  # over capacity: this earbud is shed (wake_load.py)
+                continue
             with self._drained:
                 waited = 0
                 while self._submitted - self.frames_scored > self.max_pending and waited < STALL_WAITS:
