@@ -233,7 +233,7 @@ class Listening:
     def _on_endpoint_event(self, event) -> None:
         asr = self.engines.asr
         if isinstance(event, SpeechStarted):
-            if asr.streaming:
+            if asr.streaming and not (self.wearer is not None and self.wearer.active):  # no stranger streams
                 self.stats["asr_runs"] += 1
                 self._stream = asr.open_stream()
                 self._accept(event.audio)
@@ -253,8 +253,7 @@ class Listening:
         elif isinstance(event, SpeechEnded) and event.reason == "max_length" and not asr.streaming:
             # Still talking (dictation): nothing is lost. This stretch is recognized now, and listening goes on
             # at once; the turn's transcript is all the stretches.
-            self._earlier.append(asyncio.get_running_loop().create_task(asyncio.to_thread(asr.transcribe,
-                                                                                          event.audio)))
+            self._earlier.append(asyncio.get_running_loop().create_task(self._recognize_stretch(event.audio)))
             self.discard_speculation()
             # If they had in fact just finished, silence as long as the hangover ends the request (NoSpeech below).
             self._endpointer.start(0.0, no_speech_s=self._endpointer.hangover_frames * FRAME_MS / 1000)
@@ -280,6 +279,12 @@ class Listening:
         elif isinstance(event, NoSpeech):
             trigger, self.trigger = self.trigger or "wake", None
             self._on_no_speech(trigger)
+
+    async def _recognize_stretch(self, audio: bytes) -> str:
+        """A stretch cut at max_utterance_s, recognized now: only the wearer's voice, once they have enrolled."""
+        if self.wearer is not None and not await self.wearer.admits(audio):
+            return ""
+        return await asyncio.to_thread(self.engines.asr.transcribe, audio)
 
     def _listen_on(self) -> None:
         """Per chunk while listening: end early when the request is complete, and recognize while they speak."""
