@@ -170,3 +170,21 @@ def test_a_uri_that_is_not_a_wyoming_address_names_the_setting():
         WyomingAsrEngine("localhost:10300")
     with pytest.raises(remote.WyomingUriError, match=r"\[tts\] uri"):
         WyomingTtsEngine("http://127.0.0.1")
+
+
+def test_engines_load_with_both_remote_engines(whisper_server, piper_server, models_root, speech):
+    """What `earpiece run` loads for `[asr] engine = "wyoming"` and `[tts] engine = "wyoming"`: warmed up through
+    the servers, the local engines standing by."""
+    from host.config import Config
+    from host.pipeline.engines import Engines
+
+    config = Config(asr=AsrSettings(engine="wyoming", uri=whisper_server.uri),
+                    tts=TtsSettings(engine="wyoming", uri=piper_server.uri))
+    loaded = Engines.load(config, models_root, conversation_model=False)
+    try:
+        assert loaded.asr.name.startswith("wyoming (") and loaded.tts.name.startswith("wyoming (")
+        assert loaded.tts.remote.sentences_spoken >= 1 and loaded.tts.failures == 0  # the warm-up went to Piper
+        assert _heard_time_question(loaded.asr.transcribe(speech("What time is it?")))
+        assert loaded.asr.failures == 0 and loaded.asr.local.runs == 0
+    finally:
+        loaded.close()
