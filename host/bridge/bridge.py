@@ -19,6 +19,7 @@ from host.errors import EarpieceError
 from host.link.adapter import Adapter
 from host.link.registry import DeviceRegistry, PairedDevice
 from host.pipeline.engines import Engines
+from host.wyoming.satellites import start_satellites
 from host.bridge.reports import TurnResult
 
 SWITCH_INTERVAL_S = 0.0005
@@ -51,6 +52,7 @@ class Bridge:
         self.companion = companion
         self._own_companion = companion is None
         self._reminders: asyncio.Task | None = None
+        self.satellites = None  # host.wyoming.satellites.BridgeSatellites when [wyoming] satellite_port is set
 
     async def start(self) -> None:
         # The wake-word worker thread gives up the GIL on every onnxruntime call and takes it back; with Python's
@@ -67,6 +69,8 @@ class Bridge:
             self.runners[device.address] = runner
             await runner.start()
             log.info("bridge: %s (%s) added", device.name, device.address)
+        if self.engines is not None:
+            self.satellites = await start_satellites(self.engines.config, self.runners)
         if self.companion is not None and self.companion.reminders is not None:
             self._reminders = asyncio.create_task(ring_reminders(self.companion.reminders, self.runners),
                                                   name="reminders")
@@ -75,6 +79,8 @@ class Bridge:
         if self._reminders is not None:
             self._reminders.cancel()
             await asyncio.gather(self._reminders, return_exceptions=True)
+        if self.satellites is not None:
+            await self.satellites.close()
         for runner in self.runners.values():
             await runner.close()
         if self._server:
@@ -93,6 +99,8 @@ class Bridge:
         """An earbud was forgotten (`earpiece forget`): disconnect it and stop processing its audio at once."""
         runner = self.runners.pop(address.upper(), None)
         self.quiet.forget(address)
+        if self.satellites is not None:
+            await self.satellites.forget(address)
         if runner is None:
             return False
         await runner.close()
@@ -135,6 +143,8 @@ class Bridge:
             outcomes = [await runner.set_quiet(request["quiet"]) for runner in runners]
             return {"ok": all(o.ok for o in outcomes), "devices": [o.to_json() for o in outcomes],
                     "error": "; ".join(o.error for o in outcomes if o.error) or None}
+        if command == "enroll":  # `earpiece enroll`: learn the wearer's voice (host/bridge/enrolment.py)
+            return await enrol_request(runners)
         return {"ok": False, "error": f"unknown command {command!r}"}
 
 
@@ -143,8 +153,6 @@ def open_companion(engines: Engines) -> Companion | None:
     reported (and left as it is): the bridge then answers with its skills and the model, without memory."""
     try:
         companion = load_companion(engines.config)
-        if command == "enroll":  # `earpiece enroll`: learn the wearer's voice (host/bridge/enrolment.py)
-            return await enrol_request(runners)
     except MemoryStoreError as error:
         log.error("%s", error)
         companion = Companion(Assistant(), None, None)

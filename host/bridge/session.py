@@ -29,6 +29,7 @@ from host.bridge.listening import Listening, Prepared, Utterance
 from host.bridge.reports import TurnResult, TurnTimings
 from host.bridge.speech_out import Playback, Voice
 from host.bridge.timers import Timers
+from host.bridge.wake_check import WakeCheck
 from host.bridge.wearer_gate import WearerGate
 from host.companion import Companion
 from host.errors import EarpieceError
@@ -45,7 +46,7 @@ MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my 
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
          "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials", "stopped_by_voice",
-         "not_wearer")
+         "not_wearer", "wake_rejected")
 
 
 class DeviceSession:
@@ -68,6 +69,8 @@ class DeviceSession:
         self.listening_part = Listening(engines, self._prepare, self._on_utterance, self._on_no_speech, self.stats,
                                         name, clock)
         self.voice = Voice(engines.tts, playback, name, clock)
+        self.wake_check = WakeCheck(engines, self.listening_part, lambda: self._send(control.PlayCue(control.CUE_WAKE)),
+                                    self.stats, name)  # [wake] verify
         self._on_partial = on_partial
         # Partial transcripts cost recognitions: made only for someone who reads them (the demo, or the log when
         # transcripts may be kept).
@@ -87,6 +90,7 @@ class DeviceSession:
         self._background: set[asyncio.Task] = set()
         self.last_reply: str | None = None
         self.turns: list[TurnResult] = []
+        self.satellite = None  # the earbud as a Home Assistant satellite (host/wyoming), when the bridge serves one
         if is_quiet():
             self.listening_part.forget()
 
@@ -125,6 +129,8 @@ class DeviceSession:
         """Quiet began or ended (the quiet controller decided). Quiet means stopped: nothing heard before it is kept
         — the stages start afresh, so old audio can neither wake the session nor reach the recognizer — and work on
         audio from before it is not finished after it. (Replies already handed to the earbud, and timers, go on.)"""
+        if self.satellite is not None:
+            self.satellite.quiet_changed(quiet)  # not one more chunk to Home Assistant
         if not quiet:
             self.listening_part.settle()
             return
@@ -151,6 +157,9 @@ class DeviceSession:
             # way when quiet began is not processed either.
             self.stats["audio_ignored_quiet"] += 1
             return
+        if self.satellite is not None and self.satellite.hear(pcm):  # the request streams to Home Assistant
+            self.listening_part.hear_silence(len(pcm))
+            return
         turn_running = self._turn_task is not None and not self._turn_task.done()
         if not self.listening and (turn_running or self.voice.heard_recently(self._reply_tail_s)):
             if self.stop_words is None:
@@ -159,18 +168,21 @@ class DeviceSession:
                 self.listening_part.hear_silence(len(pcm))
                 return
             self.stop_words.hear(pcm)  # its echo is cancelled: a stop word interrupts, and so does the wake word
+        if self.enrolment is not None:  # `earpiece enroll` is recording the wearer: no wake word, no turn
+            self.enrolment.hear(pcm)
+            self.listening_part.hear_silence(len(pcm))
+            return
         wake = self.listening_part.hear(pcm)
         if wake is not None:
             self.stats["wake_detections"] += 1
             log.info("%s: wake word %s (score %.2f)", self.name, wake.name, wake.score)
             if self.stop_words is not None and self.replying:  # the wake word over a reply interrupts it
                 await self.stop_reply()
+            if self.satellite is not None and self.satellite.take_turn(wake.name):  # Home Assistant answers
+                await self._send(control.PlayCue(control.CUE_WAKE))
+                return
             await self._start_listening("wake", wake)
 
-        if self.enrolment is not None:  # `earpiece enroll` is recording the wearer: no wake word, no turn
-            self.enrolment.hear(pcm)
-            self.listening_part.hear_silence(len(pcm))
-            return
     async def handle_event(self, message: object) -> None:
         """A message from the earbud's status characteristic (Status: battery; Button). Quiet is not read here: the
         runner's quiet controller owns it."""
@@ -198,7 +210,8 @@ class DeviceSession:
     async def _start_listening(self, trigger: str, wake=None) -> None:
         self.stats["listens"] += 1
         self.listening_part.start(trigger, wake)
-        await self._send(control.PlayCue(control.CUE_WAKE))
+        if wake is None or not self.wake_check.begin(wake):  # a wake word's cue waits for its verification
+            await self._send(control.PlayCue(control.CUE_WAKE))
 
     def _partial_heard(self, text: str) -> None:
         """What the recognizer has heard so far of the request in progress."""
@@ -224,7 +237,7 @@ class DeviceSession:
     def _on_utterance(self, utterance: Utterance) -> None:
         if self.stop_words is not None:
             self.stop_words.reset()
-        self._turn_task = asyncio.get_running_loop().create_task(self._run_turn(utterance))
+        self._turn_task = asyncio.get_running_loop().create_task(self.wake_check.then(utterance, self._run_turn))
 
     # ---- a turn ----------------------------------------------------------------------------------------------
 
@@ -261,6 +274,13 @@ class DeviceSession:
                 result.transcript, result.outcome = prepared.transcript, "stopped"
                 self._record(result)
                 return
+            if prepared.not_wearer:  # not the wearer's voice: nothing was recognized, nothing is said
+                self.stats["not_wearer"] += 1
+                log.info("%s: not the wearer's voice (similarity %.2f): ignored before recognition", self.name,
+                         self.wearer.judged().score if self.wearer.judged() else 0.0)
+                result.outcome = "not_wearer"
+                self._record(result)
+                return
             timings.asr_s, timings.assistant_s = prepared.asr_s, prepared.assistant_s
             timings.tts_first_audio_s = prepared.tts_s
             result.transcript, result.reply = prepared.transcript, prepared.reply
@@ -270,13 +290,6 @@ class DeviceSession:
             except EarpieceError as error:  # the memory file: say so rather than pretend it was kept
                 log.error("%s: %s", self.name, error)
                 reply, first_audio, actions = Reply(MEMORY_TROUBLE, skill="fallback", remember=False), None, []
-            if prepared.not_wearer:  # not the wearer's voice: nothing was recognized, nothing is said
-                self.stats["not_wearer"] += 1
-                log.info("%s: not the wearer's voice (similarity %.2f): ignored before recognition", self.name,
-                         self.wearer.judged().score if self.wearer.judged() else 0.0)
-                result.outcome = "not_wearer"
-                self._record(result)
-                return
             if prepared.model is not None:
                 self.stats["model_turns"] += 1
             said = await self.voice.speak(reply.text, first_audio, timings, utterance.last_voice_wall,

@@ -16,6 +16,9 @@ def register(subparsers) -> None:
         "earbud: wake word, listening, answer. Logs each turn's timing on stderr. Stop with Ctrl-C.",
     )
     run.add_argument("--adapter", metavar="SPEC", help="native (default), usb:N, or sim:HOST:PORT")
+    run.add_argument("--wyoming", type=int, metavar="PORT",
+                     help="serve each earbud to Home Assistant as a Wyoming satellite, from this TCP port up "
+                     "(overrides [wyoming] satellite_port)")
     run.add_argument("devices", nargs="*", metavar="DEVICE", help="only these paired earbuds (default: all)")
     run.set_defaults(func=cmd_run)
 
@@ -45,6 +48,12 @@ def cmd_run(args) -> int:
         config = config_module.load()
     except config_module.ConfigError as error:
         raise CliError(str(error)) from None
+    if args.wyoming is not None:
+        import dataclasses
+
+        if not 0 < args.wyoming < 65536:
+            raise CliError(f"--wyoming needs a TCP port between 1 and 65535, not {args.wyoming}")
+        config = dataclasses.replace(config, wyoming=dataclasses.replace(config.wyoming, satellite_port=args.wyoming))
     devices = _paired_devices(args.devices)
     log("earpiece run: loading models ...")
     try:

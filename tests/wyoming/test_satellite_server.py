@@ -1,0 +1,236 @@
+"""The satellite server alone (no radio, no earbud): a real `wyoming` client on 127.0.0.1 plays Home Assistant; the
+earbud's downlink is a real DownlinkPacer whose frames are collected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from dataclasses import replace
+
+import pytest
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.satellite import PauseSatellite, RunSatellite
+from wyoming.timer import TimerFinished, TimerStarted
+
+from host.bridge.downlink import DownlinkPacer
+from host.config import Config, WyomingSettings
+from host.wyoming import connection as connection_module
+from host.wyoming.satellite import EarbudSatellite
+from host.wyoming.server import SatelliteServer
+from host.wyoming.wire import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES
+
+
+
+class Rig:
+    def __init__(self, config: Config):
+        self.frames: list[bytes] = []
+        self.spoken: list[str] = []
+        self.quiet = False
+        self.pacer = DownlinkPacer(self._frame)
+        self.satellite = EarbudSatellite("Earpiece-Test", config, self.pacer, self.spoken.append, lambda: self.quiet)
+        self.server = SatelliteServer(self.satellite, "127.0.0.1", 0)
+
+    async def _frame(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    async def client(self) -> AsyncTcpClient:
+        client = AsyncTcpClient("127.0.0.1", self.server.port)
+        await client.connect()
+        return client
+
+
+def with_rig(scenario, *args) -> None:
+    """Run `scenario(rig, *args)` against a started server, in a fresh event loop."""
+    async def main() -> None:
+        rig = Rig(replace(Config(), wyoming=WyomingSettings(area="Kitchen")))
+        await rig.server.start()
+        pacing = asyncio.create_task(rig.pacer.run())
+        try:
+            await scenario(rig, *args)
+        finally:
+            pacing.cancel()
+            await rig.server.stop()
+
+    asyncio.run(main())
+
+
+async def read(client: AsyncTcpClient, timeout: float = 3.0):
+    return await asyncio.wait_for(client.read_event(), timeout)
+
+
+async def until(client: AsyncTcpClient, kind: str, timeout: float = 5.0):
+    async with asyncio.timeout(timeout):
+        while (event := await client.read_event()) is not None:
+            if event.type == kind:
+                return event
+    return None
+
+
+def test_describe_and_ping():
+    with_rig(_test_describe_and_ping)
+
+
+async def _test_describe_and_ping(rig):
+    client = await rig.client()
+    await client.write_event(Describe().event())
+    info = Info.from_event(await read(client))
+    assert info.satellite.name == "Earpiece-Test" and info.satellite.installed
+    assert info.satellite.area == "Kitchen" and info.satellite.has_vad
+    assert info.satellite.active_wake_words == ["hey_jarvis"] and info.wake[0].models[0].phrase == "Hey Jarvis"
+    await client.write_event(Ping(text="hi").event())
+    assert Pong.from_event(await read(client)).text == "hi"
+    await client.disconnect()
+
+
+def test_wake_word_streams_until_the_transcript_and_pause_stops_it():
+    with_rig(_test_wake_word_streams_until_the_transcript_and_pause_stops_it)
+
+
+async def _test_wake_word_streams_until_the_transcript_and_pause_stops_it(rig):
+    client = await rig.client()
+    assert not rig.satellite.take_turn("hey_jarvis_v0.1")  # Home Assistant has not run the satellite
+    await client.write_event(RunSatellite().event())
+    await asyncio.sleep(0.1)
+    assert rig.satellite.take_turn("hey_jarvis_v0.1")
+    assert rig.satellite.hear(b"\x00\x01" * 512)
+    kinds = [(await read(client)).type for _ in range(4)]
+    assert kinds == ["detection", "run-pipeline", "audio-start", "audio-chunk"]
+    await client.write_event(Transcript(text="turn off the kitchen lights").event())
+    assert (await read(client)).type == "audio-stop"
+    assert not rig.satellite.hear(b"\x00\x01" * 512)  # the turn is over: the mic is the session's again
+    # Paused: the wake word is the companion's, not one chunk goes out.
+    await client.write_event(PauseSatellite().event())
+    await asyncio.sleep(0.1)
+    assert not rig.satellite.take_turn("hey_jarvis_v0.1")
+    await client.disconnect()
+
+
+def test_quiet_is_stronger_than_run_satellite():
+    with_rig(_test_quiet_is_stronger_than_run_satellite)
+
+
+async def _test_quiet_is_stronger_than_run_satellite(rig):
+    client = await rig.client()
+    rig.quiet = True
+    await client.write_event(RunSatellite().event())
+    await client.write_event(Describe().event())
+    info = Info.from_event(await until(client, "info"))
+    assert info.satellite.active_wake_words == []  # Home Assistant's view: muted
+    assert not rig.satellite.take_turn("hey_jarvis")
+    # Quiet beginning mid-stream: an audio-stop, then nothing.
+    rig.quiet = False
+    assert rig.satellite.take_turn("hey_jarvis")
+    rig.quiet = True
+    rig.satellite.quiet_changed(True)
+    assert not rig.satellite.hear(b"\x00\x01" * 512)
+    kinds = []
+    with pytest.raises(TimeoutError):
+        while True:
+            kinds.append((await read(client, 0.5)).type)
+    assert kinds == ["detection", "run-pipeline", "audio-start", "audio-stop", "info"]
+    assert rig.satellite.stats["audio_chunks_sent"] == 0
+    await client.disconnect()
+
+
+def test_home_assistants_audio_plays_in_the_ear_then_played():
+    with_rig(_test_home_assistants_audio_plays_in_the_ear_then_played)
+
+
+async def _test_home_assistants_audio_plays_in_the_ear_then_played(rig):
+    client = await rig.client()
+    await client.write_event(RunSatellite().event())
+    seconds = 0.6
+    audio = (b"\x00\x20" * 11 + b"\x00\xe0" * 11) * int(22050 * seconds / 22)
+    await client.write_event(AudioStart(rate=22050, width=2, channels=1).event())
+    for offset in range(0, len(audio), 2048):
+        await client.write_event(AudioChunk(rate=22050, width=2, channels=1, audio=audio[offset:offset + 2048]).event())
+    await client.write_event(AudioStop().event())
+    started = asyncio.get_running_loop().time()
+    assert (await until(client, "played")) is not None
+    waited = asyncio.get_running_loop().time() - started
+    assert waited > seconds - 0.3  # it waited for the earbud to play it out
+    frames_ms = len(rig.frames) * 20
+    assert abs(frames_ms - seconds * 1000) <= 60, frames_ms
+    # A timer Home Assistant set rings in the ear.
+    await client.write_event(TimerStarted(id="t1", total_seconds=60, name="pasta").event())
+    await client.write_event(TimerFinished(id="t1").event())
+    await asyncio.sleep(0.2)
+    assert rig.spoken == ["Your pasta timer is done."]
+    await client.disconnect()
+
+
+# ---- bad input --------------------------------------------------------------------------------------------------
+
+BAD_INPUTS = {
+    "garbage bytes": b"\x8a\x00\xff garbage \x01\x02\n",
+    "not an object": b"[1, 2, 3]\n",
+    "oversized header": b'{"type": "describe", "pad": "' + b"x" * (MAX_HEADER_BYTES + 10) + b'"}\n',
+    "oversized payload": json.dumps({"type": "audio-chunk", "payload_length": MAX_PAYLOAD_BYTES + 1}).encode() + b"\n",
+    "negative length": json.dumps({"type": "audio-chunk", "data_length": -5}).encode() + b"\n",
+    "unknown event type": json.dumps({"type": "launch-missiles"}).encode() + b"\n",
+    "malformed timer": json.dumps({"type": "timer-finished", "data": {}}).encode() + b"\n",
+}
+
+
+@pytest.mark.parametrize("what", BAD_INPUTS)
+def test_bad_input_closes_that_connection_with_one_log_line(what, caplog):
+    with_rig(_test_bad_input_closes_that_connection_with_one_log_line, what, caplog)
+
+
+async def _test_bad_input_closes_that_connection_with_one_log_line(rig, what, caplog):
+    good = await rig.client()
+    reader, writer = await asyncio.open_connection("127.0.0.1", rig.server.port)
+    with caplog.at_level(logging.ERROR, logger="host.wyoming"):
+        writer.write(BAD_INPUTS[what])
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the server
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("host.wyoming")]
+    assert len(lines) == 1 and "\n" not in lines[0] and "disconnected" in lines[0], lines
+    writer.close()
+    # The server and its other client go on.
+    await good.write_event(Ping(text="still there").event())
+    assert (await read(good)).type == "pong"
+    await good.disconnect()
+
+
+def test_a_client_that_never_reads_is_dropped_and_stalls_nobody(caplog, monkeypatch):
+    with_rig(_test_a_client_that_never_reads_is_dropped_and_stalls_nobody, caplog, monkeypatch)
+
+
+async def _test_a_client_that_never_reads_is_dropped_and_stalls_nobody(rig, caplog, monkeypatch):
+    monkeypatch.setattr(connection_module, "WRITE_TIMEOUT_S", 1.0)
+    stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", rig.server.port))
+    stuck.setblocking(False)
+    good = await rig.client()
+    loop = asyncio.get_running_loop()
+    with caplog.at_level(logging.ERROR, logger="host.wyoming"):
+        # It asks and asks (megabytes of answers) and never reads one.
+        await loop.sock_sendall(stuck, json.dumps({"type": "run-satellite"}).encode() + b"\n"
+                               )
+        asks = (json.dumps({"type": "describe"}).encode() + b"\n") * 20000
+        sending = loop.create_task(loop.sock_sendall(stuck, asks))
+        await asyncio.sleep(0.2)
+        # Meanwhile the earbud's side never waits, and the other client is answered at once.
+        started = loop.time()
+        for _ in range(50):
+            rig.satellite.hear(b"\x00\x00" * 512)
+        assert loop.time() - started < 0.1
+        await good.write_event(Ping().event())
+        assert (await read(good, 1.0)).type == "pong"
+        async with asyncio.timeout(20):
+            while rig.satellite.running:
+                await asyncio.sleep(0.1)
+    sending.cancel()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("host.wyoming")]
+    assert len(lines) == 1 and "disconnected" in lines[0], lines
+    assert not rig.satellite.running  # the stuck peer is gone
+    stuck.close()
+    await good.disconnect()
