@@ -104,11 +104,12 @@ def bridge_env(home: Path, radio: RadioProcess | str, **extra: str) -> dict[str,
 class BridgeProcess:
     """`earpiece run` as its own process; its stderr goes to `log_path`."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, verbose: bool = False) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, verbose: bool = False, args: Sequence[str] = ()) -> None:
+        """`args` go to `earpiece run` as they are (e.g. --wyoming PORT)."""
         self.log_path = log_path
         self.socket = Path(env["EARPIECE_HOME"]) / "run" / "bridge.sock"
         with open(log_path, "w") as stderr:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([str(EARPIECE), *(["-v"] if verbose else []), "run"], env=env,
+            self.proc = subprocess.Popen([str(EARPIECE), *(["-v"] if verbose else []), "run", *args], env=env,
                                          stdout=subprocess.DEVNULL, stderr=stderr)
 
     @property
