@@ -69,7 +69,7 @@ def wearers(voices: dict, embedder: SpeakerEmbedder) -> dict[str, tuple[list[byt
         clips = sorted(voices[name], key=lambda c: -len(c[1])) if name != "ljspeech" else voices[name]
         enrol, voiced = [], 0.0
         while clips and voiced < ENROL_VOICED_S and len(clips) > 2:
-            path, pcm = clips[0]
+            pcm = clips[0][1]
             enrol.append(pcm)
             voiced += embedder.voiced_seconds(pcm)
             clips = clips[1:]
@@ -119,7 +119,8 @@ def measure(root: Path) -> dict:
         false_accepts, impostors = false_accepts + fa, impostors + len(i)
     full = [row for row in per_wearer.values() if row["enrol_voiced_s"] >= ENROL_MIN_VOICED_S]
     return {
-        "false_accept_rate": round(false_accepts / impostors, 4), "false_reject_rate": round(false_rejects / genuine, 4),
+        "false_accept_rate": round(false_accepts / impostors, 4),
+        "false_reject_rate": round(false_rejects / genuine, 4),
         "false_accepts": false_accepts, "impostor_trials": impostors, "false_rejects": false_rejects,
         "genuine_trials": genuine, "threshold": WEARER_THRESHOLD, "wearers": per_wearer,
         "impostor_voices": len([v for v in voices if v not in enrolled]),
