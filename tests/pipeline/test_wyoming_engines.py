@@ -188,3 +188,26 @@ def test_engines_load_with_both_remote_engines(whisper_server, piper_server, mod
         assert loaded.asr.failures == 0 and loaded.asr.local.runs == 0
     finally:
         loaded.close()
+
+
+def test_a_server_that_comes_back_is_used_again(tmp_path, models_root, engines, speech, caplog):
+    """While it is down the local engine answers and the server is asked in the background; back, it answers."""
+    port = free_port()
+    engine = FallbackAsrEngine(WyomingAsrEngine(f"tcp://127.0.0.1:{port}"), engines.asr, retry_after_s=0.2)
+    engine.start()
+    assert not engine.remote_up
+    peer = start_whisper(tmp_path, models_root, port=port)
+    try:
+        question = speech("What time is it?")
+        with caplog.at_level(logging.INFO):
+            deadline = 50
+            while not engine.remote_up and deadline:  # each call past retry_after_s starts one background probe
+                assert _heard_time_question(engine.transcribe(question))
+                deadline -= 1
+            assert engine.remote_up, "the server was not asked again"
+            local_runs = engines.asr.runs
+            assert _heard_time_question(engine.transcribe(question))
+        assert engines.asr.runs == local_runs and engine.failures == 0
+        assert any("is back" in r.getMessage() for r in caplog.records)
+    finally:
+        peer.stop()
