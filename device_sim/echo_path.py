@@ -2,16 +2,20 @@
 
 A real earbud's mic hears its speaker (through the housing, the ear canal and the room), a little later and
 quieter, smeared by reflections. `EchoPath` models that as a delay, a gain and a room response (a direct path plus
-an exponentially decaying noise tail with the given RT60), added to what the mic hears of the world. The speaker's
-output goes in with `played` (each audio tick) and comes out of `mix` (each mic read), in the order the board
-produces and reads them, so the two sides share one sample clock.
+an exponentially decaying noise tail with the given RT60), added to what the mic hears of the world.
+
+Speaker and mic share one clock, as on a real board: the speaker's output goes in with `played` (each audio tick,
+contiguous from the tick it started in), and the mic's block captured from time t gets the echo of what played
+from t - delay (`mix`). The simulated board's ticks jitter; mapping both sides onto wall-clock time keeps the echo a
+linear, steady copy of the speaker's output, which is what an echo canceller must be given.
 
 `--echo DELAY_MS:GAIN_DB[:RT60_MS]`, e.g. `--echo 20:-10:150`: 20 ms later, 10 dB quieter, a 150 ms room tail.
-The board reads its mic before it feeds the speaker in each 20 ms tick, so a delay under one tick acts as one tick.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +24,8 @@ from device_sim.audio_files import SAMPLE_RATE
 
 DEFAULT_RT60_MS = 120.0
 MAX_DELAY_MS = 1000.0
-DRIFT_SLACK_SAMPLES = SAMPLE_RATE * 60 // 1000  # the mic and speaker tick apart by up to this much before resync
+KEEP_S = 2.0  # speaker output kept for the mic: more than the longest delay
+REANCHOR_S = 0.15  # a tick this far off the speaker's timeline (the board stalled): start the timeline again
 
 
 @dataclass(frozen=True)
@@ -60,30 +65,44 @@ def room_response(rt60_ms: float, seed: int = 7) -> np.ndarray:
 class EchoPath:
     """Speaker samples in (`played`), the mic's samples with their echo added out (`mix`); PCM16LE 16 kHz."""
 
-    def __init__(self, spec: EchoSpec):
+    def __init__(self, spec: EchoSpec, clock: Callable[[], float] = time.monotonic):
         self.spec = spec
+        self._clock = clock
         self._response = room_response(spec.rt60_ms) * 10 ** (spec.gain_db / 20)
-        self._delay = int(round(spec.delay_ms * SAMPLE_RATE / 1000))
+        self._delay_s = spec.delay_ms / 1000
         self._tail = np.zeros(len(self._response) - 1)  # the room still ringing from earlier samples
-        self._queue = np.zeros(self._delay)  # echo on its way to the mic, oldest first
+        self._start: float | None = None  # when _echo[0] reaches the mic
+        self._echo = np.zeros(0)  # the echo, on the mic's clock
 
-    def played(self, pcm: bytes) -> None:
-        """What the speaker played this tick."""
+    def played(self, pcm: bytes, at: float | None = None) -> None:
+        """What the speaker played from `at` (default: now) on."""
         x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
         if not len(x):
             return
+        arrives = (self._clock() if at is None else at) + self._delay_s
+        end = None if self._start is None else self._start + len(self._echo) / SAMPLE_RATE
+        if end is None or abs(arrives - end) > REANCHOR_S:
+            self._start, self._echo = arrives, np.zeros(0)
+            self._tail[:] = 0
         y = np.convolve(x, self._response)
-        y[: len(self._tail)] += self._tail[: len(y)]
+        y[: len(self._tail)] += self._tail
         self._tail = y[len(x):].copy()
-        self._queue = np.concatenate([self._queue, y[: len(x)]])
-        if len(self._queue) > self._delay + DRIFT_SLACK_SAMPLES:  # the mic stopped or lags: keep the delay true
-            self._queue = self._queue[-self._delay - 1:] if self._delay else self._queue[-1:]
+        self._echo = np.concatenate([self._echo, y[: len(x)]])
+        drop = len(self._echo) - int((KEEP_S + self._delay_s) * SAMPLE_RATE)
+        if drop > 0:
+            self._echo = self._echo[drop:]
+            self._start += drop / SAMPLE_RATE
 
-    def mix(self, pcm: bytes) -> bytes:
-        """The mic's `pcm` with the echo that reached it meanwhile added (clipped like a real ADC)."""
+    def mix(self, pcm: bytes, captured_at: float | None = None) -> bytes:
+        """The mic's `pcm`, captured from `captured_at` (default: ending now) on, with the echo that reached it
+        meanwhile added (clipped like a real ADC)."""
         near = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
         n = len(near)
-        echo, self._queue = self._queue[:n], self._queue[n:]
-        if len(echo) < n:  # the speaker has not produced this far yet: silence until it does
-            echo = np.concatenate([echo, np.zeros(n - len(echo))])
-        return np.clip(near + echo, -32768, 32767).astype("<i2").tobytes()
+        if self._start is None or not n:
+            return pcm
+        at = self._clock() - n / SAMPLE_RATE if captured_at is None else captured_at
+        offset = round((at - self._start) * SAMPLE_RATE)
+        lo, hi = max(0, offset), min(len(self._echo), offset + n)
+        if hi > lo:
+            near[lo - offset: hi - offset] += self._echo[lo:hi]
+        return np.clip(near, -32768, 32767).astype("<i2").tobytes()

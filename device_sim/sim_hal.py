@@ -98,7 +98,10 @@ class SimHal(Hal):
 
     def mic_read(self, n_samples: int) -> bytes | None:
         pcm = self._capture(n_samples)
-        return self.echo.mix(pcm) if pcm is not None and self.echo is not None else pcm
+        if pcm is None or self.echo is None:
+            return pcm
+        live = self._live_mic is not None  # the room's mic: captured just now; the world's: at its cursor
+        return self.echo.mix(pcm, None if live else self._world_start + (self._cursor - n_samples) / SAMPLE_RATE)
 
     def _capture(self, n_samples: int) -> bytes | None:
         if self._live_mic is not None:

@@ -22,31 +22,44 @@ def test_parse_echo():
 
 
 def test_an_impulse_comes_back_delayed_attenuated_and_ringing():
-    path = EchoPath(EchoSpec(delay_ms=40, gain_db=-6, rt60_ms=100))
+    now = [10.0]
+    path = EchoPath(EchoSpec(delay_ms=40, gain_db=-6, rt60_ms=100), clock=lambda: now[0])
     heard = []
-    for tick in range(20):  # the board's order: mic read, then the speaker's tick
-        heard.append(np.frombuffer(path.mix(_pcm(np.zeros(TICK))), "<i2"))
+    for tick in range(20):  # the board's order: mic read (the 20 ms just captured), then the speaker's tick
+        heard.append(np.frombuffer(path.mix(_pcm(np.zeros(TICK)), now[0] - 0.02), "<i2"))
         played = np.zeros(TICK)
         if tick == 0:
             played[0] = 20000
-        path.played(_pcm(played))
+        path.played(_pcm(played), now[0] + 0.001 * (tick % 3))  # ticks jitter; the speaker plays on regardless
+        now[0] += 0.02
     mic = np.concatenate(heard).astype(float)
     first = int(np.argmax(np.abs(mic)))
-    assert first == 640  # 40 ms at 16 kHz
+    assert first == 320 + 640  # the tick it was played in, then 40 ms
     assert mic[first] == pytest.approx(20000 * 10 ** (-6 / 20), abs=2)
     tail = mic[first + 1: first + 1600]
     assert 0 < np.sqrt(np.mean(tail[:400] ** 2)) and np.abs(tail[-400:]).max() < np.abs(tail[:400]).max()
 
 
+def test_the_echo_is_a_steady_copy_of_the_speaker_whatever_the_ticks_do():
+    now = [5.0]
+    path = EchoPath(EchoSpec(delay_ms=20, gain_db=0, rt60_ms=0), clock=lambda: now[0])
+    tone = (8000 * np.sin(np.arange(TICK * 50) * 0.05)).astype(np.int16)
+    rng = np.random.default_rng(3)
+    for tick in range(50):
+        path.played(_pcm(tone[tick * TICK:(tick + 1) * TICK]), now[0] + (rng.uniform(0, 0.012) if tick else 0))
+        now[0] += 0.02
+    echo = np.frombuffer(path.mix(_pcm(np.zeros(TICK * 40)), 5.0 + 0.02 + 0.1), "<i2")  # from 0.1 s in
+    assert np.abs(echo.astype(int) - tone[1600:1600 + TICK * 40]).max() <= 1
+
+
 def test_the_world_is_still_heard_under_the_echo(tmp_path):
     hal = SimHal([_pcm(np.full(16000, 1000))], tmp_path / "state.json")
-    hal.echo = EchoPath(EchoSpec(20, 0, 0))
     hal.mic_start()
+    hal.echo = EchoPath(EchoSpec(0, 0, 0))
     hal._cursor -= 2 * TICK  # two ticks of the world already captured
-    first = np.frombuffer(hal.mic_read(TICK), "<i2")
-    hal.echo.played(_pcm(np.full(TICK, 500)))
-    second = np.frombuffer(hal.mic_read(TICK), "<i2")
-    assert (first == 1000).all() and (second == 1500).all()
+    assert (np.frombuffer(hal.mic_read(TICK), "<i2") == 1000).all()  # nothing played yet
+    hal.echo.played(_pcm(np.full(TICK * 10, 500)), hal._world_start - 0.1)
+    assert (np.frombuffer(hal.mic_read(TICK), "<i2") == 1500).all()
 
 
 def test_an_empty_room_is_the_direct_path():
