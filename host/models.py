@@ -324,8 +324,8 @@ def list_models(root: Path | None = None) -> list[dict]:
     for folder in sorted(root.glob("vosk-*")) if root.is_dir() else []:
         if (folder / MANIFEST).is_file():
             seen.add(folder.name)
-            rows.append(_row(folder.name, f"asr (vosk, {folder.name[5:]})", True, folder,
-                             json.loads((folder / MANIFEST).read_text()).get("source", ""), ""))
+            rows.append(_row(folder.name, f"asr (vosk, {folder.name[5:]})", True, folder, _manifest_source(folder),
+                             ""))
     for name, (url, _) in VOSK_DOWNLOADS.items():
         if name not in seen:
             rows.append(_row(name, f"asr (vosk, {name[5:]})", False, root / name, url, f"earpiece models get {name}"))
@@ -337,6 +337,15 @@ def list_models(root: Path | None = None) -> list[dict]:
     from host.chat_model import chat_model_row  # imported here: host.chat_model builds on this module
     rows.append(chat_model_row(root))
     return rows
+
+
+def _manifest_source(folder: Path) -> str:
+    """Where an installed folder came from, as its manifest says; a garbled manifest is named, not raised."""
+    try:
+        source = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("source", "")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return f"unreadable {MANIFEST}: reinstall with `earpiece models get {folder.name}`"
+    return source if isinstance(source, str) else str(source)
 
 
 def _row(name: str, kind: str, installed: bool, path: Path, source: str, how: str) -> dict:

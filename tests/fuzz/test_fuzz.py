@@ -1,0 +1,24 @@
+"""Every fuzz target for a small fixed budget (`make fuzz` runs them longer), and the crashes fuzzing found, as
+regression tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fuzz.runner import fuzz
+from tests.fuzz.targets import TARGETS, check_model_manifest
+
+BUDGET = {"model_manifest": 40, "control_socket": 100}  # the slower ones (a folder listing, a socket round trip)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_target_has_no_crash(name):
+    outcome = fuzz(TARGETS[name], max_examples=BUDGET.get(name, 150))
+    assert outcome.executions >= BUDGET.get(name, 150) // 2
+    assert not outcome.crashes, outcome.crashes
+
+
+@pytest.mark.parametrize("manifest", ["", "{", "[1, 2]", '{"source": 3}', "\udcff"])
+def test_a_garbled_model_manifest_is_named_not_raised(manifest):
+    # Found by the model_manifest target: `earpiece models list` died with JSONDecodeError / AttributeError.
+    check_model_manifest(manifest.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
