@@ -45,7 +45,7 @@ class Advertisement:
                         "reach it; set [wyoming] satellite_host = \"0.0.0.0\"", name, host)
         if self._zeroconf is None:
             self._zeroconf = AsyncZeroconf(ip_version=IPVersion.V4Only)
-        label = re.sub(r"[^A-Za-z0-9-]+", "-", f"earpiece-{name}").strip("-")[:63]
+        label = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:63] or "earpiece"
         info = AsyncServiceInfo(SERVICE_TYPE, f"{label}.{SERVICE_TYPE}", addresses=[socket.inet_aton(address)],
                                 port=port, properties={"earbud": name},
                                 server=f"{label}.local.")
