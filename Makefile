@@ -3,6 +3,8 @@
 #   make test      every test
 #   make test-quick  every test that starts no process (the inner loop; under 3 minutes)
 #   make bench     the benchmarks (latency, capacity, quiet cost, accuracy)
+#   make soak      a day with faults: radio, 4 earbuds and the bridge for 10 minutes (SOAK_ARGS="--minutes 60")
+#   make fuzz      fuzz every input door for 60 s each (FUZZ_SECONDS=...)
 #   make firmware  cross-compile the earbud firmware for ESP32-S3 and nRF52840
 
 PYTHON ?= python3
@@ -10,7 +12,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps models demo test test-quick bench firmware clean
+.PHONY: setup system-deps models demo test test-quick bench soak fuzz firmware clean
 
 setup: system-deps $(STAMP) models
 
@@ -47,6 +49,14 @@ test-quick: setup
 
 bench: setup
 	$(PY) -m bench
+
+SOAK_ARGS ?= --minutes 10
+soak: setup
+	$(PY) -m bench.soak $(SOAK_ARGS)
+
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	$(PY) -m tests.fuzz --seconds $(FUZZ_SECONDS)
 
 firmware: $(STAMP)
 	$(PY) hardware/firmware/build.py

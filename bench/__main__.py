@@ -35,6 +35,7 @@ PARTS = {
     "quiet": "bench.bench_quiet",
     "conversation": "bench.bench_conversation",  # the longest, and the others' figures come first
     "wyoming": "bench.bench_wyoming",  # after the headline parts: it gets the time they leave
+    "soak": "bench.bench_soak",  # reliability: a 3-minute soak with faults (make soak runs the long one)
 }
 TOTAL_BUDGET_S = 1800.0  # `make bench` must finish within 30 minutes on 2 cores (the conversation part is 10)
 MIN_PART_BUDGET_S = 1.0
