@@ -45,6 +45,8 @@ from host.wyoming.ear import EarStream, ear_played
 
 log = logging.getLogger(__name__)
 
+HOME_ASSISTANT_FAILED = "Sorry, Home Assistant could not answer that."
+
 ATTRIBUTION = Attribution(name="Earpiece", url="https://github.com/earpiece/earpiece")
 
 
@@ -66,6 +68,7 @@ class EarbudSatellite:
         self._endpointer: Endpointer | None = None  # set while the earbud's speech streams to the peer
         self._streamed_ms = 0
         self._ear: EarStream | None = None
+        self._awaiting_answer = False  # a request went to Home Assistant and no audio has come back yet
         self.timers: dict[str, str] = {}  # Home Assistant's running timers: id -> name
         self.stats = dict.fromkeys(("turns", "audio_chunks_sent", "played", "timers_rung"), 0)
 
@@ -142,6 +145,7 @@ class EarbudSatellite:
             if self.config.privacy.store_transcripts:
                 log.info("%s: Home Assistant says %r", self.name, Synthesize.from_event(event).text)
         elif AudioStart.is_type(kind):
+            self._awaiting_answer = False
             if self._ear is not None:  # a new stream before the last one's end: that one ends here
                 self._ear.end()
             self._ear = EarStream(self._playback, AudioStart.from_event(event), self.name)
@@ -157,6 +161,9 @@ class EarbudSatellite:
             error = Error.from_event(event)
             log.warning("%s: Home Assistant: %s (%s)", self.name, error.text, error.code)
             self._end_stream(send_stop=True)
+            if self._awaiting_answer:  # the user is waiting for an answer: say it will not come
+                self._awaiting_answer = False
+                self._speak(HOME_ASSISTANT_FAILED)
         else:
             self._timer(kind, event)
 
@@ -203,6 +210,7 @@ class EarbudSatellite:
                                       s.no_speech_timeout_s)
         self._endpointer.start()
         self._streamed_ms = 0
+        self._awaiting_answer = True
         log.info("%s: wake word %s: the request goes to Home Assistant", self.name, wake_word)
         return True
 

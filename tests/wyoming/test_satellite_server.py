@@ -13,6 +13,7 @@ import pytest
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.satellite import PauseSatellite, RunSatellite
@@ -21,7 +22,7 @@ from wyoming.timer import TimerFinished, TimerStarted
 from host.bridge.downlink import DownlinkPacer
 from host.config import Config, WyomingSettings
 from host.wyoming import connection as connection_module
-from host.wyoming.satellite import EarbudSatellite
+from host.wyoming.satellite import HOME_ASSISTANT_FAILED, EarbudSatellite
 from host.wyoming.server import SatelliteServer
 from host.wyoming.wire import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES
 
@@ -104,6 +105,10 @@ async def _test_wake_word_streams_until_the_transcript_and_pause_stops_it(rig):
     await client.write_event(Transcript(text="turn off the kitchen lights").event())
     assert (await read(client)).type == "audio-stop"
     assert not rig.satellite.hear(b"\x00\x01" * 512)  # the turn is over: the mic is the session's again
+    # Home Assistant failing the request: the user hears so.
+    await client.write_event(Error(text="Intent not recognized", code="intent-failed").event())
+    await asyncio.sleep(0.1)
+    assert rig.spoken == [HOME_ASSISTANT_FAILED]
     # Paused: the wake word is the companion's, not one chunk goes out.
     await client.write_event(PauseSatellite().event())
     await asyncio.sleep(0.1)
