@@ -25,8 +25,12 @@ T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 2.0
 # From the end of the audio (or text) to the whole answer. A tiny.en server answers a short command in ~0.3 s
-# on a laptop core; 5 s leaves room for bigger models while keeping a hung server from holding a turn for long.
+# on a laptop core (~1 s on a busy one); 5 s leaves room for bigger models while keeping a hung server from holding a turn for long.
 REPLY_TIMEOUT_S = 5.0
+# After a server described itself, until it has answered once: servers load their model or voice on the first
+# request (wyoming-piper ~4 s for a medium voice, longer on a busy machine), and that request is the bridge's
+# warm-up, not a user's turn.
+FIRST_REPLY_TIMEOUT_S = 30.0
 # After a failure the local engine answers; the server is asked again in the background this often (never on a
 # user's turn, so a server that is still down costs no one any time).
 RETRY_AFTER_S = 15.0

@@ -33,10 +33,13 @@ class WyomingAsrEngine(AsrEngine):
         self.reply_timeout_s = reply_timeout_s
         self.server = ""  # what the server said it runs (`info`), once it answered
         self.streams_text = False
+        self.answered = False  # after check(), until then: FIRST_REPLY_TIMEOUT_S (it may be loading)
 
     def timeout_s(self, pcm: bytes) -> float:
         """The whole exchange's deadline: connecting, sending the audio, the server's answer."""
-        return remote.CONNECT_TIMEOUT_S + self.reply_timeout_s + len(pcm) / (2 * SAMPLE_RATE) * 0.1
+        loading = self.server and not self.answered  # it described itself, and has not answered yet
+        reply = max(self.reply_timeout_s, remote.FIRST_REPLY_TIMEOUT_S) if loading else self.reply_timeout_s
+        return remote.CONNECT_TIMEOUT_S + reply + len(pcm) / (2 * SAMPLE_RATE) * 0.1
 
     def check(self) -> None:
         """Ask the server what it is (blocking, off the event loop). Raises RemoteEngineError."""
@@ -58,9 +61,11 @@ class WyomingAsrEngine(AsrEngine):
         self.runs += 1
         timeout = self.timeout_s(pcm)
         try:
-            return remote.loop_thread().call(self.transcribe_async(pcm), timeout)
+            text = remote.loop_thread().call(self.transcribe_async(pcm), timeout)
         except Exception as error:  # noqa: BLE001 — every failure becomes one line
             raise remote.explain(error, self.uri, "transcript", timeout) from None
+        self.answered = True
+        return text
 
     async def transcribe_async(self, pcm: bytes) -> str:
         async with remote.client(self.uri) as connection:

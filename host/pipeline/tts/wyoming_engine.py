@@ -32,17 +32,21 @@ class WyomingTtsEngine(TtsEngine):
         self.reply_timeout_s = reply_timeout_s
         self.server = ""
         self.streams_text = False  # the server's info says supports_synthesize_streaming
+        self.answered = False  # after check(), until then: FIRST_REPLY_TIMEOUT_S (it may load its voice)
 
     @property
     def timeout_s(self) -> float:
-        return remote.CONNECT_TIMEOUT_S + self.reply_timeout_s
+        loading = self.server and not self.answered  # it described itself, and has not answered yet
+        reply = max(self.reply_timeout_s, remote.FIRST_REPLY_TIMEOUT_S) if loading else self.reply_timeout_s
+        return remote.CONNECT_TIMEOUT_S + reply
 
     def check(self) -> None:
         """Ask the server what it is (blocking). Raises RemoteEngineError."""
+        timeout = remote.CONNECT_TIMEOUT_S + self.reply_timeout_s
         try:
-            info = remote.loop_thread().call(remote.describe(self.uri), self.timeout_s)
+            info = remote.loop_thread().call(remote.describe(self.uri), timeout)
         except Exception as error:  # noqa: BLE001 — every failure becomes one line
-            raise remote.explain(error, self.uri, "description", self.timeout_s) from None
+            raise remote.explain(error, self.uri, "description", timeout) from None
         programs = [program for program in info.tts if program.installed] or info.tts
         if not programs:
             raise remote.RemoteEngineError(f"the Wyoming server at {self.uri} offers no speech synthesis: "
@@ -53,20 +57,26 @@ class WyomingTtsEngine(TtsEngine):
 
     def _synthesize(self, text: str) -> bytes:
         """On the worker thread (blocking callers such as the warm-up)."""
+        timeout = self.timeout_s
         try:
-            return remote.loop_thread().call(self.request(text), self.timeout_s)
+            audio = remote.loop_thread().call(self.request(text), timeout)
         except Exception as error:  # noqa: BLE001 — every failure becomes one line
-            raise remote.explain(error, self.uri, "audio", self.timeout_s) from None
+            raise remote.explain(error, self.uri, "audio", timeout) from None
+        self.answered = True
+        return audio
 
     async def synthesize_async(self, text: str) -> bytes:
         """On the caller's event loop: waiting for the server holds no thread and no other earbud."""
         self.sentences_spoken += 1
+        timeout = self.timeout_s
         try:
-            return await asyncio.wait_for(self.request(text), self.timeout_s)
+            audio = await asyncio.wait_for(self.request(text), timeout)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 — every failure becomes one line
-            raise remote.explain(error, self.uri, "audio", self.timeout_s) from None
+            raise remote.explain(error, self.uri, "audio", timeout) from None
+        self.answered = True
+        return audio
 
     async def request(self, text: str) -> bytes:
         """16 kHz mono PCM of the server saying `text`."""
