@@ -5,8 +5,9 @@ known to share a voice: LJSpeech (one reader, 32 clips), the LibriVox "Sense and
 the pocketsphinx card-game speaker (001-005), and JFK and Beckett (one long clip each, split: the first part
 enrols, the rest is tested in ~2.5 s pieces). Each wearer enrols from their first clips, up to 20 s of voice as
 `earpiece enroll` collects (the last three have only 4-7 s: harder than a real enrolment); their other clips are
-genuine trials. Impostor trials: every clip of every other voice against each wearer: the 300 Picovoice clips
-(wake words and near-miss keywords from many different people) and the other speech clips.
+genuine trials, whole and cut to their first second of voice (a short request: "short_*"). Impostor trials:
+every clip of every other voice against each wearer: the 300 Picovoice clips (wake words and near-miss keywords
+from many different people) and the other speech clips.
 
 The threshold is the shipped one (`host.pipeline.speaker_check.WEARER_THRESHOLD`); a trial is the speaker check of
 one clip as the bridge runs it (`judge`: voiced frames only; too little voice is rejected). CPU per utterance is
@@ -38,6 +39,7 @@ BUDGET_S = 180.0  # measured ~40 s on 2 cores
 ENROL_VOICED_S = 20.0  # as `earpiece enroll` (host/bridge/enrolment.py TARGET_VOICED_S)
 SPLIT_ENROL_S = 6.0  # JFK, Beckett: the first seconds enrol
 PIECE_S = 2.5
+SHORT_VOICED_S = 1.0
 
 
 def speaker_of(path: str) -> str:
@@ -101,7 +103,7 @@ def measure(root: Path) -> dict:
         cpu_ms.append((time.process_time() - started) * 1000)
         audio_s.append(len(pcm) / (2 * SAMPLE_RATE))
     per_wearer, genuine_scores, impostor_scores = {}, [], []
-    false_accepts = impostors = false_rejects = genuine = 0
+    false_accepts = impostors = false_rejects = genuine = short_rejects = short_trials = 0
     for name, (enrol, tests) in enrolled.items():
         voiceprint = embedder.embed(b"".join(embedder.voiced(p) for p in enrol), voiced_only=False)
         own = {path for path, _ in tests} | {path for path, _ in voices.get(name, [])}
@@ -109,6 +111,11 @@ def measure(root: Path) -> dict:
         i = [_score(embedding, voiceprint) for path, (embedding, _) in trials.items()
              if path not in own and not path.startswith(name + "@") and speaker_of(path.split("@")[0]) != name]
         fr, fa = sum(s < WEARER_THRESHOLD for s in g), sum(s >= WEARER_THRESHOLD for s in i)
+        # Short requests ("stop", "yes, please"): the first SHORT_VOICED_S of voice of each genuine trial.
+        short = [similarity(embedder.embed(embedder.voiced(pcm)[:int(SHORT_VOICED_S * SAMPLE_RATE) * 2],
+                                           voiced_only=False), voiceprint) for _, pcm in tests]
+        short_rejects += sum(s < WEARER_THRESHOLD for s in short)
+        short_trials += len(short)
         per_wearer[name] = {"enrol_voiced_s": round(sum(embedder.voiced_seconds(p) for p in enrol), 1),
                             "genuine_trials": len(g), "false_rejects": fr, "impostor_trials": len(i),
                             "false_accepts": fa, "genuine_min": round_or_none(min(g), 3),
@@ -124,6 +131,8 @@ def measure(root: Path) -> dict:
         "false_accepts": false_accepts, "impostor_trials": impostors, "false_rejects": false_rejects,
         "genuine_trials": genuine, "threshold": WEARER_THRESHOLD, "wearers": per_wearer,
         "impostor_voices": len([v for v in voices if v not in enrolled]),
+        "short_false_reject_rate": round(short_rejects / short_trials, 4), "short_false_rejects": short_rejects,
+        "short_genuine_trials": short_trials, "short_voiced_s": SHORT_VOICED_S,
         # Only the wearers whose enrolment `earpiece enroll` would accept (>= MIN_VOICED_S of voice).
         "full_enrolment": {key: sum(row[key] for row in full) for key in
                            ("false_accepts", "impostor_trials", "false_rejects", "genuine_trials")},
