@@ -70,9 +70,8 @@ class FallbackAsrEngine(AsrEngine):
                 self.failures += 1
                 if self.local is None:
                     raise remote.RemoteEngineError(str(error), DOWN) from None
-                if self.remote_up:
+                if self._went_down(notice=True):  # one line per outage, however many earbuds were waiting
                     log.warning("speech recognition: %s; %s answers until it is back", error, self.local.name)
-                self._went_down(notice=True)
             else:
                 if not self.remote_up:
                     self._came_back()
@@ -86,11 +85,14 @@ class FallbackAsrEngine(AsrEngine):
             notice, self._notice = self._notice, False
         return NOTICE if notice else ""
 
-    def _went_down(self, notice: bool) -> None:
+    def _went_down(self, notice: bool) -> bool:
+        """Mark the server down; True when it was up until now."""
         with self._lock:
-            if self._down_since is None:
-                self._down_since = self._clock()
-                self._notice = self._notice or notice
+            if self._down_since is not None:
+                return False
+            self._down_since = self._clock()
+            self._notice = self._notice or notice
+            return True
 
     def _came_back(self) -> None:
         with self._lock:

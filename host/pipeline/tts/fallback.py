@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 from host.pipeline import remote
@@ -31,6 +32,7 @@ class FallbackTtsEngine(TtsEngine):
         self._clock = clock
         self._down_since: float | None = None
         self._probe: asyncio.Future | None = None
+        self._lock = threading.Lock()
         self.failures = 0
 
     @property
@@ -72,10 +74,12 @@ class FallbackTtsEngine(TtsEngine):
         self.failures += 1
         if self.local is None:
             raise error
-        first = self.remote_up
+        with self._lock:  # one notice and one log line per outage, however many sentences were waiting
+            first = self.remote_up
+            if first:
+                self._down_since = self._clock()
         if first:
             log.warning("speech synthesis: %s; %s speaks until it is back", error, self.local.name)
-            self._down_since = self._clock()
         return self.local.synthesize(f"{NOTICE} {text}" if first else text)
 
     def _maybe_probe(self) -> None:
