@@ -69,6 +69,14 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            await self._serve_one(reader, writer)
+        except asyncio.CancelledError:
+            # The bridge is stopping mid-request: drop the connection quietly. (Python 3.11's streams call
+            # task.exception() on a cancelled connection task and log that as a traceback.)
+            writer.transport.abort()
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
             uid = _peer_uid(writer)
             if uid not in (None, 0, os.getuid()):
                 # The folder's mode already keeps other users out; this holds even if someone loosens it.
