@@ -36,6 +36,7 @@ PARTS = {
     "conversation": "bench.bench_conversation",  # the longest, and the others' figures come first
     "wyoming": "bench.bench_wyoming",  # after the headline parts: it gets the time they leave
     "soak": "bench.bench_soak",  # reliability: a 3-minute soak with faults (make soak runs the long one)
+    "listening": "bench.bench_listening",  # wake word: detection, false accepts on ~3 h of negatives, verification
 }
 TOTAL_BUDGET_S = 1800.0  # `make bench` must finish within 30 minutes on 2 cores (the conversation part is 10)
 MIN_PART_BUDGET_S = 1.0
@@ -122,7 +123,8 @@ def collect(specs: list[str], quick: bool, out_dir: Path, total_budget_s: float)
             if missing:
                 results["parts"][spec]["warning"] = "part left out " + ", ".join(missing)
             for name, keys in part.SECTIONS.items():
-                results[name] = {**{key: None for key in keys}, **sections.get(name, {})}
+                # Merged: several parts may fill one section (each its own keys), e.g. `listening`.
+                results[name] = {**results.get(name, {}), **{key: None for key in keys}, **sections.get(name, {})}
             for name, values in sections.items():  # extra sections a part chose to report
                 results.setdefault(name, values)
         else:

@@ -36,6 +36,7 @@ from host.pipeline.messages import (
     WakeDetected,
 )
 from host.pipeline.tts import split_sentences
+from host.pipeline.wake_verify import WakeWindow
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ class Listening:
         self._wall = clock
         self._wake = engines.wake_detector(self.audio_clock)
         self._endpointer = engines.endpointer(self.audio_clock)
+        self.wake_window = WakeWindow(self.audio_clock)  # what the wake word heard: its verification reads it
         self._settling: asyncio.Task | None = None
         self.trigger: str | None = None
         self.wake_event: WakeDetected | None = None  # the detection that started the current listening
@@ -151,6 +153,7 @@ class Listening:
         # Fresh stages (cheap: the models are shared) hold none of the old audio; the clock goes on.
         self._wake = self.engines.wake_detector(self.audio_clock)
         self._endpointer = self.engines.endpointer(self.audio_clock)
+        self.wake_window.clear()
         self._settling = None  # settling a detector that is now discarded: let it finish unused
         self.trigger = None
         self.wake_event = None
@@ -187,6 +190,7 @@ class Listening:
     def hear(self, pcm: bytes) -> WakeDetected | None:
         """The mic's audio, while nobody is being answered. Returns a wake-word detection that should start a turn."""
         self.audio_clock.advance(len(pcm))
+        self.wake_window.add(pcm)
         if self.listening:
             self._wake.process_silence(len(pcm))  # the user is talking to us, not saying the wake word
             for event in self._endpointer.process(pcm):
@@ -200,6 +204,7 @@ class Listening:
     def hear_silence(self, n_bytes: int) -> None:
         """Audio the stages must not hear (our own reply and its echo): they hear silence instead."""
         self.audio_clock.advance(n_bytes)
+        self.wake_window.add(bytes(n_bytes))
         self._wake.process_silence(n_bytes)
         self._endpointer.process(bytes(n_bytes))
 

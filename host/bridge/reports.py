@@ -77,6 +77,8 @@ class EarbudStatus:
     frames_dropped_quiet: int = 0
     """Frames (or chunks decoded just before quiet began) dropped unprocessed in quiet."""
     wake_detections: int = 0
+    wake_rejected: int = 0
+    """Wake-word detections the verification rejected ([wake] verify): they started no turn."""
     asr_runs: int = 0
     wake_shed_blocks: int = 0
     """80 ms blocks not listened to for the wake word because the bridge was over capacity (newest earbuds first)."""

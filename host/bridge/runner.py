@@ -228,7 +228,7 @@ class EarbudRunner:
             frames_processed=self._received - stats["audio_ignored_quiet"],
             frames_dropped_quiet=(self.link.stats.audio_frames_dropped_quiet + self._dropped_quiet
                                   + stats["audio_ignored_quiet"]),
-            wake_detections=stats["wake_detections"], asr_runs=stats["asr_runs"],
+            wake_detections=stats["wake_detections"], wake_rejected=stats["wake_rejected"], asr_runs=stats["asr_runs"],
             not_wearer=stats["not_wearer"],
             wake_shed_blocks=self.session.engines.wake_shed_blocks(self.session.listening_part.audio_clock),
             link=self.link.stats.to_json(), downlink=dict(self.pacer.stats),
