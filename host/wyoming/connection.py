@@ -3,7 +3,9 @@
 Reading never waits on writing: events to the client go into a bounded outbox that a writer task empties, each
 write with a deadline. A client that stops reading fills the outbox (or misses the deadline) and is disconnected
 with one log line; the earbud's audio never waits for it, so no other earbud (and not this one) stalls. A client
-that sends nothing for `IDLE_TIMEOUT_S` is disconnected too (Home Assistant pings every few seconds).
+that sends nothing for `IDLE_TIMEOUT_S` is disconnected too; one that has pinged us (Home Assistant pings about 2 s
+after each pong) already after `PINGING_TIMEOUT_S` of silence — a Home Assistant gone without a goodbye (its machine
+off the network) must not keep the earbud's requests from the companion for long.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 OUTBOX_EVENTS = 512  # about 16 s of the earbud's audio in 32 ms chunks
 WRITE_TIMEOUT_S = 5.0
 IDLE_TIMEOUT_S = 120.0
+PINGING_TIMEOUT_S = 10.0
 
 OnEvent = Callable[["SatelliteConnection", Event], Awaitable[None]]
 
@@ -40,6 +43,7 @@ class SatelliteConnection(AsyncEventHandler):
         self._outbox: asyncio.Queue[Event] = asyncio.Queue(OUTBOX_EVENTS)
         self._writing: asyncio.Task | None = None
         self.closed = False
+        self.pinging = False  # it has pinged us: its silence means it is gone
 
     def send(self, event: Event) -> None:
         """Queue `event` for the client; a client too slow to take it is disconnected."""
@@ -51,6 +55,8 @@ class SatelliteConnection(AsyncEventHandler):
             self.fail(f"it has not read its last {OUTBOX_EVENTS} events")
 
     async def handle_event(self, event: Event) -> bool:
+        if event.type in ("ping", "pause-satellite"):  # paused (Home Assistant's mute), it stops pinging
+            self.pinging = event.type == "ping"
         await self._on_event(self, event)
         return not self.closed
 
@@ -60,13 +66,14 @@ class SatelliteConnection(AsyncEventHandler):
         self._writing = asyncio.get_running_loop().create_task(self._write_loop(), name=f"wyoming out {self.peer}")
         try:
             while self._is_running and not self.closed:
+                timeout = PINGING_TIMEOUT_S if self.pinging else IDLE_TIMEOUT_S
                 try:
-                    event = await asyncio.wait_for(read_event(self.reader), IDLE_TIMEOUT_S)
+                    event = await asyncio.wait_for(read_event(self.reader), timeout)
                 except BadEvent as error:
                     self.fail(str(error))
                     break
                 except asyncio.TimeoutError:
-                    self.fail(f"it sent nothing for {IDLE_TIMEOUT_S:.0f} s")
+                    self.fail(f"it sent nothing for {timeout:.0f} s", logging.INFO)
                     break
                 except (ConnectionError, OSError):
                     break
@@ -89,10 +96,10 @@ class SatelliteConnection(AsyncEventHandler):
                 self.close()
                 return
 
-    def fail(self, why: str) -> None:
+    def fail(self, why: str, level: int = logging.ERROR) -> None:
         """Log one line and close the connection at once."""
         if not self.closed:
-            log.error("%s: Wyoming client %s disconnected: %s", self.name, self.peer, why)
+            log.log(level, "%s: Wyoming client %s disconnected: %s", self.name, self.peer, why)
         self.close()
 
     def close(self) -> None:

@@ -239,3 +239,21 @@ async def _test_a_client_that_never_reads_is_dropped_and_stalls_nobody(rig, capl
     assert not rig.satellite.running  # the stuck peer is gone
     stuck.close()
     await good.disconnect()
+
+
+def test_a_pinging_client_gone_silent_is_dropped(caplog, monkeypatch):
+    monkeypatch.setattr(connection_module, "PINGING_TIMEOUT_S", 0.5)
+    with_rig(_test_a_pinging_client_gone_silent_is_dropped, caplog)
+
+
+async def _test_a_pinging_client_gone_silent_is_dropped(rig, caplog):
+    client = await rig.client()
+    await client.write_event(RunSatellite().event())
+    await client.write_event(Ping().event())
+    assert (await read(client)).type == "pong"
+    assert rig.satellite.running
+    with caplog.at_level(logging.INFO, logger="host.wyoming"):
+        await asyncio.sleep(1.0)  # Home Assistant would have pinged again by now
+    assert not rig.satellite.running and not rig.satellite.take_turn("hey_jarvis")  # the companion answers
+    assert any("sent nothing" in r.getMessage() for r in caplog.records)
+    await client.disconnect()
