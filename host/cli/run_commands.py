@@ -111,6 +111,8 @@ async def _serve(engines, adapter: str | None, devices, store_transcripts: bool)
     except EarpieceError as error:  # e.g. another bridge holds the control socket
         raise CliError(str(error)) from None
     names = ", ".join(d.name for d in devices)
+    for name, port in (bridge.satellites.ports if bridge.satellites else {}).items():  # for Home Assistant
+        log(f"earpiece run: {name} is a Wyoming satellite at {engines.config.wyoming.satellite_host}:{port}")
     log(f"earpiece run: listening for {names}; Ctrl-C to stop")
     try:
         await stop.wait()

@@ -115,6 +115,7 @@ def test_home_assistant_hears_the_earbud_and_answers_in_the_ear(tmp_path, use_mo
     played = np.frombuffer(speaker[int(start * 16000) * 2:int(end * 16000) * 2], dtype="<i2").astype(float)
     assert np.sqrt(np.mean(played ** 2)) > 500
     text = system.bridge_text()
+    assert f"Earpiece-E2E is a Wyoming satellite at 127.0.0.1:{port}" in text
     assert "Home Assistant heard 'turn off the kitchen lights'" in text  # transcripts kept: [privacy] says so
     assert "Home Assistant timer pasta rings" in text
 

@@ -23,7 +23,7 @@ from host.bridge.downlink import DownlinkPacer
 from host.config import Config, WyomingSettings
 from host.wyoming import connection as connection_module
 from host.wyoming.satellite import HOME_ASSISTANT_FAILED, EarbudSatellite
-from host.wyoming.server import SatelliteServer
+from host.wyoming.server import SatellitePortError, SatelliteServer
 from host.wyoming.wire import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES
 
 
@@ -257,3 +257,18 @@ async def _test_a_pinging_client_gone_silent_is_dropped(rig, caplog):
     assert not rig.satellite.running and not rig.satellite.take_turn("hey_jarvis")  # the companion answers
     assert any("sent nothing" in r.getMessage() for r in caplog.records)
     await client.disconnect()
+
+
+def test_a_taken_port_is_a_one_line_error():
+    async def main():
+        first = Rig(Config())
+        await first.server.start()
+        try:
+            second = SatelliteServer(first.satellite, "127.0.0.1", first.server.port)
+            with pytest.raises(SatellitePortError) as error:
+                await second.start()
+            assert f"127.0.0.1:{first.server.port}" in str(error.value) and "\n" not in str(error.value)
+        finally:
+            await first.server.stop()
+
+    asyncio.run(main())
