@@ -69,6 +69,7 @@ class EarbudSatellite:
         self._streamed_ms = 0
         self._ear: EarStream | None = None
         self._awaiting_answer = False  # a request went to Home Assistant and no audio has come back yet
+        self._waiting: set = set()  # tasks waiting for the earbud to play Home Assistant's audio out
         self.timers: dict[str, str] = {}  # Home Assistant's running timers: id -> name
         self.stats = dict.fromkeys(("turns", "audio_chunks_sent", "played", "timers_rung"), 0)
 
@@ -116,7 +117,7 @@ class EarbudSatellite:
         """One event from a client. A malformed event of a known type disconnects that client (one log line)."""
         try:
             self._handle(connection, event)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except Exception as error:  # noqa: BLE001 — fields of the wrong kind or range (a width of 5, a rate of 0)
             connection.fail(f"malformed {event.type} event ({type(error).__name__}: {str(error)[:60]})")
 
     def _handle(self, connection: SatelliteConnection, event: Event) -> None:
@@ -156,7 +157,9 @@ class EarbudSatellite:
             if self._ear is not None:
                 ear, self._ear = self._ear, None
                 ear.end()
-                ear_played(self._playback, lambda: self._played(connection, ear.seconds))
+                task = ear_played(self._playback, lambda: self._played(connection, ear.seconds))
+                self._waiting.add(task)  # a reference, so the task is not collected before it runs
+                task.add_done_callback(self._waiting.discard)
         elif Error.is_type(kind):
             error = Error.from_event(event)
             log.warning("%s: Home Assistant: %s (%s)", self.name, error.text, error.code)
@@ -248,6 +251,8 @@ class EarbudSatellite:
 
     def close(self) -> None:
         self._end_stream(send_stop=False)
+        for task in list(self._waiting):
+            task.cancel()
         for connection in list(self.connections):
             connection.close()
 

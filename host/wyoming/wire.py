@@ -52,7 +52,7 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         return None  # the peer closed mid-header
     try:
         header = json.loads(line)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # (deeply nested brackets exhaust the parser)
         raise BadEvent(f"not a Wyoming event header: {line[:40]!r}") from None
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise BadEvent(f"event header without a type: {line[:40]!r}")
@@ -73,7 +73,7 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         payload = await reader.readexactly(payload_length) if payload_length else None
     except asyncio.IncompleteReadError:
         return None  # the peer closed mid-event
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadEvent(f"{event_type}: its data is not JSON") from None
     return Event(type=event_type, data=data, payload=payload)
 

@@ -178,7 +178,11 @@ BAD_INPUTS = {
     "oversized header": b'{"type": "describe", "pad": "' + b"x" * (MAX_HEADER_BYTES + 10) + b'"}\n',
     "oversized payload": json.dumps({"type": "audio-chunk", "payload_length": MAX_PAYLOAD_BYTES + 1}).encode() + b"\n",
     "negative length": json.dumps({"type": "audio-chunk", "data_length": -5}).encode() + b"\n",
+    "deeply nested": b"[" * 10000 + b"\n",
     "unknown event type": json.dumps({"type": "launch-missiles"}).encode() + b"\n",
+    "impossible audio": json.dumps({"type": "audio-start", "data": {"rate": 0, "width": 5, "channels": 1}}).encode()
+    + b"\n" + json.dumps({"type": "audio-chunk", "data": {"rate": 0, "width": 5, "channels": 1},
+                           "payload_length": 4}).encode() + b"\n\x00\x01\x02\x03",
     "malformed timer": json.dumps({"type": "timer-finished", "data": {}}).encode() + b"\n",
 }
 
