@@ -141,7 +141,8 @@ class AssistantSettings:
 
 @dataclass(frozen=True)
 class WyomingSettings:
-    satellite_port: int = setting(0, "serve each earbud to Home Assistant as a Wyoming satellite on this TCP port "
+    satellite_port: int = setting(0, "serve each earbud to Home Assistant as a Wyoming satellite, from this TCP "
+                                  "port up: the first paired earbud on it, the next on the port after it, and so on "
                                   "(0: off; `earpiece run --wyoming PORT` also turns it on)", minimum=0, maximum=65535)
     satellite_host: str = setting("127.0.0.1", "address the satellite server listens on (0.0.0.0: every network "
                                   "interface, so Home Assistant on another machine can reach it)")
