@@ -50,7 +50,7 @@ def test_deeply_nested_json_is_a_bad_event():
     assert isinstance(error, BadEvent)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=2000))
 def test_any_bytes_give_events_the_end_or_bad_event(data):
     events, error = read_all(data)
@@ -58,7 +58,7 @@ def test_any_bytes_give_events_the_end_or_bad_event(data):
     assert error is None or ("\n" not in str(error) and len(str(error)) < 200)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.dictionaries(st.sampled_from(["type", "data", "data_length", "payload_length", "version"]),
                        st.one_of(st.none(), st.integers(-5, 10**9), st.text(max_size=20), st.booleans(),
                                  st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5),
