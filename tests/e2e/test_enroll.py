@@ -55,16 +55,19 @@ def test_enrol_then_only_the_wearer_is_answered_and_quiet_stops_enrolment(tmp_pa
         listed = json.loads(system.cli("memory", "voice", "--json").stdout)["voiceprints"]
         assert [v["device"] for v in listed] == [system.name]
 
-        # A bystander asks first (wake word and all), then the wearer.
+        # A bystander asks first (wake word and all), then the wearer; the earbud's mic loops this.
         questions = tmp_path / "questions.wav"
-        write_wav(questions, silence(LEAD_IN_S) + speech("Hey Jarvis, what time is it?", BYSTANDER) + silence(6)
-                  + speech("Hey Jarvis, what time is it?", WEARER) + silence(60))
+        write_wav(questions, silence(LEAD_IN_S + 1) + speech("Hey Jarvis, what day is it today?", BYSTANDER)
+                  + silence(6) + speech("Hey Jarvis, what time is it?", WEARER) + silence(20))
         system.mic = questions
         system.reboot_earbud()
-        turns = system.wait_for_turn(2, timeout=120)
-        assert "not_wearer" in turns[0] and "heard" not in turns[0], turns
-        assert "answered" in turns[1] and re.search(r"heard .*time", turns[1]), turns
-        assert system.status()["not_wearer"] == 1
+        system.wait_for(lambda: system.status(check=False).get("not_wearer", 0) >= 1
+                        and any(" answered" in turn for turn in system.turns()), 150,
+                        "the stranger ignored and the wearer answered")
+        turns = system.turns()
+        assert not any(re.search(r"heard ['\"][^'\"]*day", turn, re.IGNORECASE) for turn in turns), turns
+        assert all("heard" not in turn for turn in turns if "not_wearer" in turn), turns
+        assert any(re.search(r"answered.* heard .*time", turn) for turn in turns), turns
         assert "not the wearer's voice" in system.bridge_text()
 
         # Forgotten: everyone is heard again.
