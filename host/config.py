@@ -74,6 +74,8 @@ class AsrSettings:
                           choices=("auto", "vosk", "whisper", "moonshine", "wyoming"))
     uri: str = setting("", "wyoming: the server's address, tcp://HOST:PORT (if it fails, the local engine answers "
                        "when one is installed)")
+    timeout_s: float = setting(5.0, "wyoming: seconds the server may take to answer after you stop speaking, then "
+                               "the local engine answers", minimum=0.5, maximum=60.0)
     model_dir: str = setting("", "model folder for the chosen engine (empty: the installed model for the language)")
     language: str = setting("en", "language code of what you say, e.g. en")
 
@@ -97,6 +99,8 @@ class TtsSettings:
     voice: str = setting("", "voice id (pyttsx3), .onnx voice path (piper) or voice name (wyoming); empty: the "
                          "engine's default")
     uri: str = setting("", "wyoming: the server's address, tcp://HOST:PORT (if it fails, espeak-ng speaks)")
+    timeout_s: float = setting(5.0, "wyoming: seconds the server may take to voice a sentence, then espeak-ng "
+                               "speaks it", minimum=0.5, maximum=60.0)
     rate: int = setting(175, "speaking rate in words per minute (pyttsx3)", minimum=80, maximum=400)
 
 

@@ -15,7 +15,7 @@ from host.bridge.listening import Prepared
 from host.bridge.model_reply import ModelReply
 from host.companion import Companion
 from host.companion.conversation.base import ConversationError
-from host.pipeline.asr.fallback import take_notice, with_notice
+from host.pipeline.asr.fallback import notice_said, pending_notice, with_notice
 from host.pipeline.engines import Engines
 from host.pipeline.remote import RemoteEngineError
 from host.pipeline.tts import split_sentences
@@ -63,7 +63,7 @@ class Answering:
             if speculative:
                 return Prepared(text, reply, b"", recognized - started, 0.0, 0.0, ask_model=True)
             reply, model = await self._ask_model(text)
-        reply = with_notice(reply, notice or take_notice(self.engines.asr), text)
+        reply = with_notice(reply, notice or pending_notice(self.engines.asr), text)
         answered = self._clock()
         try:
             sentences = split_sentences(reply.text) or [reply.text]
@@ -113,6 +113,7 @@ class Answering:
     async def keep(self, reply: Reply) -> list:
         """Store what the reply's memory and reminder actions ask for (before saying it was done); the rest (quiet,
         timers) is returned to be carried out once the reply is spoken. Raises EarpieceError (the memory file)."""
+        notice_said(self.engines.asr, reply)  # committed: a remote recognizer's failure notice is now said
         if self.companion is None or not reply.actions:
             return list(reply.actions)
         return await asyncio.to_thread(self.companion.carry_out, reply, self.name)

@@ -23,7 +23,8 @@ def test_recognition_through_a_wyoming_server_survives_its_death(tmp_path, use_m
     server = start_whisper(tmp_path / "whisper", use_models)
     question = speak("Hey Jarvis, what time is it?")
     mic = silence(LEAD_IN_S) + (question + silence(9)) * 3
-    config = (f'[asr]\nengine = "wyoming"\nuri = "{server.uri}"\n'
+    # timeout_s: the server is killed, not slow; on a busy test machine a live one can take seconds.
+    config = (f'[asr]\nengine = "wyoming"\nuri = "{server.uri}"\ntimeout_s = 20\n'
               "[privacy]\nstore_transcripts = true\n" + NO_CONVERSATION_MODEL + "follow_up_s = 0\n")
     system = System.start(tmp_path, use_models, mic, name="Earpiece-Wyoming", config_toml=config,
                           wait_connected=False)

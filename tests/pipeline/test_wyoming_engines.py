@@ -53,7 +53,7 @@ def test_recognizes_through_wyoming_faster_whisper(whisper_server, models_root, 
     assert engine.remote.server.startswith("faster-whisper")
     assert _heard_time_question(engine.transcribe(speech("What time is it?")))
     assert engine.failures == 0 and engine.local.runs == 0  # the server answered, not the local engine
-    assert engine.take_notice() == ""
+    assert engine.notice == ""
 
 
 def test_synthesizes_through_wyoming_piper_and_whisper_hears_it(piper_server, whisper_server):
@@ -97,7 +97,7 @@ def test_a_server_that_dies_mid_run_costs_one_notice_and_the_local_engine_answer
         assert engines.asr.runs == local_runs + 2
         lines = [r.getMessage() for r in caplog.records if "speech recognition" in r.getMessage()]
         assert len(lines) == 1 and "\n" not in lines[0] and peer.uri in lines[0]
-        assert engine.take_notice() == ASR_NOTICE and engine.take_notice() == ""
+        assert engine.notice == ASR_NOTICE
     finally:
         peer.stop()
 
@@ -110,8 +110,12 @@ def test_the_turn_after_a_failure_begins_with_a_spoken_notice(engines, speech, d
     prepared = asyncio.run(answering.prepare(speech("What time is it?"), None, [], status))
     assert prepared.reply.text.startswith(ASR_NOTICE) and prepared.reply.skill != "fallback"
     assert _heard_time_question(prepared.transcript) and len(prepared.first_audio) > 0
+    # Until a turn is committed (`keep`) the notice stays: a speculative answer may yet be thrown away.
+    speculative = asyncio.run(answering.prepare(speech("What time is it?"), None, [], status, speculative=True))
+    assert speculative.reply.text.startswith(ASR_NOTICE)
+    asyncio.run(answering.keep(speculative.reply))
     again = asyncio.run(answering.prepare(speech("What time is it?"), None, [], status))
-    assert not again.reply.text.startswith(ASR_NOTICE)
+    assert not again.reply.text.startswith(ASR_NOTICE) and engine.notice == ""
 
 
 def test_without_a_local_engine_the_turn_says_the_server_is_down(engines, speech, dead_uri):
@@ -127,7 +131,7 @@ def test_without_a_local_engine_the_turn_says_the_server_is_down(engines, speech
 def test_a_slow_recognition_server_times_out_and_the_local_engine_answers(engines, speech, slow_uri):
     engine = FallbackAsrEngine(WyomingAsrEngine(slow_uri, reply_timeout_s=0.5), engines.asr)
     assert _heard_time_question(engine.transcribe(speech("What time is it?")))
-    assert engine.failures == 1 and engine.take_notice() == ASR_NOTICE
+    assert engine.failures == 1 and engine.notice == ASR_NOTICE
 
 
 def test_a_slow_voice_server_never_holds_up_the_event_loop(slow_uri, engines):
@@ -211,3 +215,11 @@ def test_a_server_that_comes_back_is_used_again(tmp_path, models_root, engines, 
         assert any("is back" in r.getMessage() for r in caplog.records)
     finally:
         peer.stop()
+
+
+def test_wake_verification_stays_with_the_local_moonshine(engines, dead_uri):
+    """Checking a wake word is local work: the verifier scores the phrase with the Moonshine standing by."""
+    from host.pipeline.wake_verify import ForcedPhrase
+
+    assert ForcedPhrase.supports(FallbackAsrEngine(WyomingAsrEngine(dead_uri), engines.asr))
+    assert not ForcedPhrase.supports(FallbackAsrEngine(WyomingAsrEngine(dead_uri), None))

@@ -83,7 +83,7 @@ def load_remote(settings: AsrSettings, models_root: Path | None = None) -> AsrEn
     from host.pipeline.asr.fallback import FallbackAsrEngine
     from host.pipeline.asr.wyoming_engine import WyomingAsrEngine
 
-    server = WyomingAsrEngine(settings.uri, settings.language)  # checks the uri first: a typo fails here
+    server = WyomingAsrEngine(settings.uri, settings.language, settings.timeout_s)  # a uri typo fails here
     try:
         local = load_engine(replace(settings, engine="auto"), models_root)
     except models.ModelError:

@@ -2,7 +2,7 @@
 
 When the Wyoming server fails (down, slower than its deadline, an error), the utterance is recognized by the local
 engine at once (when one is installed), the failure is logged in one line, and the next turn that is answered
-begins with a short spoken notice (`take_notice`). Later utterances go straight to the local engine while the
+begins with a short spoken notice (`notice`, until a committed turn said it). Later utterances go straight to the local engine while the
 server is asked again in the background every `RETRY_AFTER_S`; no user's turn waits for a dead server twice.
 Without a local engine every failure raises RemoteEngineError and the turn says so.
 """
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 NOTICE = "The speech server isn't answering, so I'm listening myself for now."
 DOWN = "Sorry, the speech server isn't answering."
+MOONSHINE_PARTS = ("_encoder", "_decoder", "_tokens", "_cache_names", "_empty_cache")
 
 
 class FallbackAsrEngine(AsrEngine):
@@ -43,6 +44,15 @@ class FallbackAsrEngine(AsrEngine):
         self._notice = False
         self.failures = 0  # utterances the server failed (tests and the bench read it)
         self.name = f"wyoming ({local.name} standing by)" if local else "wyoming"
+
+    def __getattr__(self, name: str):
+        """Wake verification (host/pipeline/wake_verify.py ForcedPhrase) scores the wake phrase with Moonshine's own
+        sessions when the recognizer has them: with Moonshine standing by, that check stays local and fast, as it
+        is without a server (through the server it took seconds, and whisper spells "Hey Jarvis" freely)."""
+        local = self.__dict__.get("local")
+        if name in MOONSHINE_PARTS and local is not None:
+            return getattr(local, name)
+        raise AttributeError(name)
 
     @property
     def remote_up(self) -> bool:
@@ -79,11 +89,16 @@ class FallbackAsrEngine(AsrEngine):
         self._maybe_probe()
         return self.local.transcribe(pcm)
 
-    def take_notice(self) -> str:
-        """The sentence to say before the next answer after the server failed ("" when there is none)."""
-        with self._lock:
-            notice, self._notice = self._notice, False
-        return NOTICE if notice else ""
+    @property
+    def notice(self) -> str:
+        """The sentence to say before the next answer after the server failed ("" when there is none). It stays
+        until a committed turn said it (`notice_said`): a speculative answer that is thrown away does not count."""
+        return NOTICE if self._notice else ""
+
+    def notice_said(self, reply: Reply) -> None:
+        if self._notice and reply.text.startswith(NOTICE):
+            with self._lock:
+                self._notice = False
 
     def _went_down(self, notice: bool) -> bool:
         """Mark the server down; True when it was up until now."""
@@ -121,10 +136,16 @@ class FallbackAsrEngine(AsrEngine):
         self._came_back()
 
 
-def take_notice(engine: AsrEngine) -> str:
-    """The pending failure notice of a recognizer that has one ("" for the local engines)."""
-    take = getattr(engine, "take_notice", None)
-    return take() if take is not None else ""
+def pending_notice(engine: AsrEngine) -> str:
+    """The failure notice a recognizer has for the next answer ("" for the local engines)."""
+    return getattr(engine, "notice", "")
+
+
+def notice_said(engine: AsrEngine, reply: Reply) -> None:
+    """A committed turn's reply: if it says the notice, the notice is delivered."""
+    said = getattr(engine, "notice_said", None)
+    if said is not None:
+        said(reply)
 
 
 def with_notice(reply: Reply, notice: str, heard: str) -> Reply:

@@ -29,7 +29,7 @@ def load_remote(settings: TtsSettings) -> TtsEngine:
     from host.pipeline.tts.pyttsx3_engine import Pyttsx3Engine
     from host.pipeline.tts.wyoming_engine import WyomingTtsEngine
 
-    server = WyomingTtsEngine(settings.uri, settings.voice)
+    server = WyomingTtsEngine(settings.uri, settings.voice, settings.timeout_s)
     try:
         local = Pyttsx3Engine("", settings.rate)  # [tts] voice names the server's voice, not an espeak-ng one
     except TtsError:
