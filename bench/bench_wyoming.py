@@ -6,7 +6,8 @@ Two measurements, in this process with the server as a child process:
                engines alternating on the same audio: milliseconds from the call to the transcript.
   turns        whole turns as bench/bench_turns.py measures them (radio and earbud as processes, the earbud's wall
                clock from the question's last voiced sample to the first reply frame), once with the in-process
-               recognizer and once through the server; the other engines are the defaults.
+               recognizer and once through the server (Moonshine standing by, as `[asr] engine = "wyoming"` loads
+               it); the other engines are the defaults, wake verification off.
 
 Section `wyoming`:
     asr_ms_p50, asr_ms_p95                        recognition through the server
@@ -117,8 +118,12 @@ def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> di
     except ImportError as error:
         raise Unavailable(f"wyoming-faster-whisper is not installed ({error})") from None
     engines = load_engines()
+    # Every turn starts with its wake word; wake verification is off: it is the same local work in both runs (the
+    # standing-by Moonshine's), and with whisper in process it would verify by whisper's spelling instead.
     engines.config = dataclasses.replace(
-        engines.config, assistant=dataclasses.replace(engines.config.assistant, follow_up_s=0.0))
+        engines.config, assistant=dataclasses.replace(engines.config.assistant, follow_up_s=0.0),
+        wake=dataclasses.replace(engines.config.wake, verify=False))
+    moonshine = engines.asr
     threads = default_cpu_threads()
     turns = QUICK_TURNS if quick else max(QUICK_TURNS, min(TURNS, int((budget_s - 90) / (2 * TURN_S))))
     with tempfile.TemporaryDirectory(prefix="earpiece-bench-wyoming-") as scratch:
@@ -139,7 +144,7 @@ def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> di
             hops = [t - s for t, s in zip(through, server_ms)]
             synthesis = voices(Path(scratch), rounds)
             in_process_turns = turns_with(engines, local, turns)
-            wyoming_turns = turns_with(engines, FallbackAsrEngine(remote, None), turns)
+            wyoming_turns = turns_with(engines, FallbackAsrEngine(remote, moonshine), turns)
         finally:
             server.stop()
             engines.close()
