@@ -2,8 +2,9 @@
 
 When the Wyoming server fails (down, slower than its deadline, an error), the utterance is recognized by the local
 engine at once (when one is installed), the failure is logged in one line, and the next turn that is answered
-begins with a short spoken notice (`notice`, until a committed turn said it). Later utterances go straight to the local engine while the
-server is asked again in the background every `RETRY_AFTER_S`; no user's turn waits for a dead server twice.
+begins with a short spoken notice (`notice`, until a committed turn said it). Later utterances go straight to the
+local engine while the server is asked again in the background every `RETRY_AFTER_S`: no user's turn waits for a
+dead server twice.
 Without a local engine every failure raises RemoteEngineError and the turn says so.
 """
 
