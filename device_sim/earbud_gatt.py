@@ -74,6 +74,7 @@ class EarbudGatt:
             manufacturer_name=layout.MANUFACTURER_NAME, model_number=model, firmware_revision=firmware
         )
         device.add_services([self.earpiece_service, self.battery_service, self.device_info_service])
+        _refuse_writes_to_read_only(device.gatt_server)
 
     # -- the security rule ------------------------------------------------------------------------------
 
@@ -154,3 +155,39 @@ class EarbudGatt:
 
 def _connection_of(bearer: Any) -> Connection:
     return bearer.connection if att.is_enhanced_bearer(bearer) else bearer
+
+
+WRITE_PERMISSIONS = (att.Attribute.WRITEABLE | att.Attribute.WRITE_REQUIRES_ENCRYPTION
+                     | att.Attribute.WRITE_REQUIRES_AUTHENTICATION | att.Attribute.WRITE_REQUIRES_AUTHORIZATION)
+
+
+def _refuse_writes_to_read_only(server: Any) -> None:
+    """Answer a write to a read-only attribute (a declaration, Battery Level, audio up, ...) with ATT error 0x03
+    Write Not Permitted, and drop such a write command. Bumble's server does not check write permissions yet: a
+    value without a write function left the central waiting 30 s for an answer (found by `make fuzz`), and a plain
+    value was overwritten."""
+
+    def writable(handle: int) -> bool:
+        attribute = server.get_attribute(handle)
+        return attribute is None or bool(attribute.permissions & WRITE_PERMISSIONS)
+
+    write_request, write_command = server.on_att_write_request, server.on_att_write_command
+    prepare_write = server.on_att_prepare_write_request
+
+    def on_att_write_request(bearer: Any, request: Any) -> None:
+        if not writable(request.attribute_handle):
+            raise att.ATT_Error(att.ATT_WRITE_NOT_PERMITTED_ERROR, att_handle=request.attribute_handle)
+        write_request(bearer, request)
+
+    def on_att_prepare_write_request(bearer: Any, request: Any) -> None:  # a long write, in pieces
+        if not writable(request.attribute_handle):
+            raise att.ATT_Error(att.ATT_WRITE_NOT_PERMITTED_ERROR, att_handle=request.attribute_handle)
+        prepare_write(bearer, request)
+
+    def on_att_write_command(bearer: Any, request: Any) -> None:
+        if writable(request.attribute_handle):
+            write_command(bearer, request)
+
+    server.on_att_write_request = on_att_write_request  # the server looks its handlers up by name per PDU
+    server.on_att_write_command = on_att_write_command
+    server.on_att_prepare_write_request = on_att_prepare_write_request

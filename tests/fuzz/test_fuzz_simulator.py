@@ -10,10 +10,6 @@ from tests.fuzz.sim_gatt import fuzz_simulator
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.xfail(strict=True, reason="found by fuzzing (issue 16): a write to a characteristic that is not writable "
-                   "(audio up, Battery Level, Database Hash) raises InvalidOperationError inside the simulated "
-                   "earbud's Bumble GATT server, so the central gets no ATT response (it waits 30 s) instead of "
-                   "error 0x03 Write Not Permitted; the fix belongs in device_sim/earbud_gatt.py")
 def test_every_write_gets_an_answer_and_the_earbud_stays_up(isolated_home):
     outcome = fuzz_simulator(seconds=3)
     assert outcome.executions > 5

@@ -120,6 +120,13 @@ def test_audio_and_control_refused_without_mitm_bond(radio, tmp_path: Path, tone
                     await characteristic(peer, layout.CONTROL_UUID).write_value(
                         control.GetStatus().encode(), with_response=True)
                 assert refused.value.error_code == att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR
+                # The public read-only characteristics cannot be overwritten: ATT error 0x03, the value kept.
+                for uuid in (layout.BATTERY_LEVEL_UUID, layout.MODEL_NUMBER_UUID):
+                    before = await characteristic(peer, uuid).read_value()
+                    with pytest.raises(att.ATT_Error) as refused:
+                        await asyncio.wait_for(characteristic(peer, uuid).write_value(b"\x07", with_response=True), 5)
+                    assert refused.value.error_code == att.ATT_WRITE_NOT_PERMITTED_ERROR
+                    assert await characteristic(peer, uuid).read_value() == before
                 # Audio down without a bond is dropped, not played.
                 frame = audio.FrameEncoder().encode(bytes(640))[0]
                 await characteristic(peer, layout.AUDIO_DOWN_UUID).write_value(frame, with_response=False)
