@@ -178,8 +178,7 @@ class DeviceSession:
             log.info("%s: wake word %s (score %.2f)", self.name, wake.name, wake.score)
             if self.stop_words is not None and self.replying:  # the wake word over a reply interrupts it
                 await self.stop_reply()
-            if self.satellite is not None and self.satellite.take_turn(wake.name):  # Home Assistant answers
-                await self._send(control.PlayCue(control.CUE_WAKE))
+            if self.satellite is not None and self.satellite.take_turn(wake):  # Home Assistant answers (it cues)
                 return
             await self._start_listening("wake", wake)
 

@@ -18,9 +18,10 @@ Quiet is stronger than Home Assistant: while the earbud is quiet no audio goes t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from wyoming.asr import Transcript
@@ -39,9 +40,11 @@ from host.assistant.skills.timer import ring_text
 from host.bridge.speech_out import Playback
 from host.config import Config
 from host.pipeline.endpoint import Endpointer
-from host.pipeline.messages import SAMPLE_RATE, NoSpeech, SpeechEnded
+from host.pipeline.messages import SAMPLE_RATE, NoSpeech, SpeechEnded, WakeDetected
+from host.pipeline.wake_verify import WINDOW_AFTER_S
 from host.wyoming.connection import SatelliteConnection
 from host.wyoming.ear import EarStream, ear_played
+from host.wyoming.wake_gate import Verify, WakeGate
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +58,19 @@ class EarbudSatellite:
     is every event its clients send."""
 
     def __init__(self, name: str, config: Config, playback: Playback, speak: Callable[[str], None],
-                 is_quiet: Callable[[], bool]):
+                 is_quiet: Callable[[], bool], cue: Callable[[], Awaitable[None]] | None = None,
+                 verify: Verify | None = None, heard: Callable[[WakeDetected], tuple[bytes, bytes]] | None = None):
+        """`cue` plays the wake cue; `verify` and `heard` (the session's wake window: the audio before the detection
+        and after it so far) check a detection before it goes to Home Assistant (host/wyoming/wake_gate.py)."""
         self.name = name
         self.config = config
         self._playback = playback
         self._speak = speak  # says a text in the ear (the session's voice)
         self._is_quiet = is_quiet
+        self._cue = cue
+        self._verify = verify if heard is not None else None
+        self._heard = heard
+        self._gate: WakeGate | None = None  # a detection being verified, its audio held
         self.wake_word = Path(config.wake.model).stem if config.wake.model.endswith(".onnx") else config.wake.model
         self.connections: set[SatelliteConnection] = set()
         self._peer: SatelliteConnection | None = None  # the client that ran the satellite (Home Assistant)
@@ -110,6 +120,7 @@ class EarbudSatellite:
         self.connections.discard(connection)
         if connection is self._peer:
             self._end_stream(send_stop=False)
+            self._drop_gate()
             self._peer, self._running = None, False
             log.info("%s: Home Assistant (%s) disconnected", self.name, connection.peer)
 
@@ -136,6 +147,7 @@ class EarbudSatellite:
             if connection is self._peer:
                 self._running = False
                 self._end_stream(send_stop=False)  # not one more chunk
+                self._drop_gate()
                 log.info("%s: Home Assistant paused the satellite", self.name)
         elif Transcript.is_type(kind):
             text = Transcript.from_event(event).text
@@ -197,13 +209,61 @@ class EarbudSatellite:
 
     # ---- the session's hooks ------------------------------------------------------------------------------------
 
-    def take_turn(self, wake_word: str) -> bool:
-        """The local wake word fired: True when Home Assistant takes this turn (the earbud's speech streams to it),
-        False when the companion answers (no Home Assistant running us, paused, or quiet)."""
+    def take_turn(self, wake: WakeDetected) -> bool:
+        """The local wake word fired: True when Home Assistant takes this turn (once the detection is verified, the
+        earbud's speech streams to it), False when the companion answers (no Home Assistant running us, paused, or
+        quiet)."""
         if self._is_quiet() or not self.running:
             return False
-        peer = self._peer
         self._end_stream(send_stop=True)
+        self._drop_gate()
+        if self._verify is None:
+            self._open_stream()
+            return True
+        before, after = self._heard(wake)
+        self._gate = WakeGate(wake, before, after, WINDOW_AFTER_S, self._verify)
+        self._gate.on_verdict = self._verdict
+        return True
+
+    def hear(self, pcm: bytes) -> bool:
+        """The mic's audio: True when it is Home Assistant's (the session then hears silence)."""
+        if self._gate is None and self._endpointer is None:
+            return False
+        if self._is_quiet() or not self.running:
+            self._end_stream(send_stop=False)
+            self._drop_gate()
+            return True
+        if self._gate is not None:
+            self._gate.hold(pcm)
+        else:
+            self._send_chunk(pcm)
+        return True
+
+    def quiet_changed(self, quiet: bool) -> None:
+        """Quiet began: not one more chunk goes out; the stream in progress ends at once."""
+        if quiet:
+            self._end_stream(send_stop=True)
+            self._drop_gate()
+        for connection in list(self.connections):  # their view of active wake words changed
+            connection.send(self.info().event())
+
+    def _verdict(self, gate: WakeGate) -> None:
+        if gate is not self._gate:
+            return
+        self._gate = None
+        if not gate.verdict:
+            log.info("%s: wake word %s rejected by verification: nothing went to Home Assistant", self.name,
+                     gate.wake.name)
+            return
+        if self._is_quiet() or not self.running:
+            return
+        self._open_stream()
+        for pcm in gate.held:  # what was said since the detection, at once
+            if self._endpointer is not None:
+                self._send_chunk(pcm)
+
+    def _open_stream(self) -> None:
+        peer = self._peer
         self.stats["turns"] += 1
         peer.send(Detection(name=self.wake_word, timestamp=int(time.monotonic() * 1000)).event())
         peer.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
@@ -214,30 +274,30 @@ class EarbudSatellite:
         self._endpointer.start()
         self._streamed_ms = 0
         self._awaiting_answer = True
-        log.info("%s: wake word %s: the request goes to Home Assistant", self.name, wake_word)
-        return True
+        if self._cue is not None:
+            task = asyncio.get_running_loop().create_task(self._play_cue())
+            self._waiting.add(task)
+            task.add_done_callback(self._waiting.discard)
+        log.info("%s: wake word: the request goes to Home Assistant", self.name)
 
-    def hear(self, pcm: bytes) -> bool:
-        """The mic's audio: True when it went to Home Assistant (the session then hears silence)."""
-        if self._endpointer is None:
-            return False
-        if self._is_quiet() or not self.running:
-            self._end_stream(send_stop=False)
-            return True
+    async def _play_cue(self) -> None:
+        try:
+            await self._cue()
+        except Exception as error:  # noqa: BLE001 — a link hiccup costs the cue, not the turn
+            log.info("%s: wake cue not played: %s", self.name, error)
+
+    def _send_chunk(self, pcm: bytes) -> None:
         self._peer.send(AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=pcm,
                                    timestamp=self._streamed_ms).event())
         self.stats["audio_chunks_sent"] += 1
         self._streamed_ms += len(pcm) * 1000 // (2 * SAMPLE_RATE)
         if any(isinstance(e, (SpeechEnded, NoSpeech)) for e in self._endpointer.process(pcm)):
             self._end_stream(send_stop=True)
-        return True
 
-    def quiet_changed(self, quiet: bool) -> None:
-        """Quiet began: not one more chunk goes out; the stream in progress ends at once."""
-        if quiet:
-            self._end_stream(send_stop=True)
-        for connection in list(self.connections):  # their view of active wake words changed
-            connection.send(self.info().event())
+    def _drop_gate(self) -> None:
+        if self._gate is not None:
+            self._gate.cancel()
+            self._gate = None
 
     # ---- plumbing -----------------------------------------------------------------------------------------------
 
@@ -251,6 +311,7 @@ class EarbudSatellite:
 
     def close(self) -> None:
         self._end_stream(send_stop=False)
+        self._drop_gate()
         for task in list(self._waiting):
             task.cancel()
         for connection in list(self.connections):

@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 
 from host.config import Config
+from host.pipeline.wake_verify import WINDOW_BEFORE_S
 from host.wyoming.satellite import EarbudSatellite
 from host.wyoming.server import SatelliteServer
 from host.wyoming.zeroconf import Advertisement
+from protocol import control
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,25 @@ class BridgeSatellites:
 
 def satellite_for(runner, config: Config) -> EarbudSatellite:
     """An earbud's satellite, wired to its runner: its downlink for Home Assistant's audio, its voice for timers,
-    its quiet state; and set on its session, whose hooks call it."""
+    its quiet state, its link for the wake cue, its session's wake verification; and set on its session, whose
+    hooks call it."""
     session = runner.session
+    verifier = getattr(getattr(session, "wake_check", None), "verifier", None)  # None: [wake] verify is off
+    window = session.listening_part.wake_window
+
+    def heard(wake) -> tuple[bytes, bytes]:
+        return (window.between(wake.time_s - WINDOW_BEFORE_S, wake.time_s),
+                window.between(wake.time_s, window.end_s))
+
+    async def cue() -> None:
+        if runner.link.connected:
+            await runner.link.send_control(control.PlayCue(control.CUE_WAKE))
+
     satellite = EarbudSatellite(runner.device.name, config, runner.pacer,
-                                lambda text: session.voice.start(text, "Home Assistant timer"),
-                                lambda: runner.link.quiet)
+                                lambda text: session.voice.start(text, "Home Assistant"),
+                                lambda: runner.link.quiet, cue,
+                                (lambda audio, at_s: verifier.verify(audio, at_s).accepted) if verifier else None,
+                                heard)
     session.satellite = satellite
     return satellite
 

@@ -22,19 +22,35 @@ from wyoming.timer import TimerFinished, TimerStarted
 from host.bridge.downlink import DownlinkPacer
 from host.config import Config, WyomingSettings
 from host.wyoming import connection as connection_module
+from host.pipeline.messages import WakeDetected
 from host.wyoming.satellite import HOME_ASSISTANT_FAILED, EarbudSatellite
 from host.wyoming.server import SatellitePortError, SatelliteServer
 from host.wyoming.wire import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES
 
 
 
+WAKE = WakeDetected("hey_jarvis_v0.1", 0.9, 3.0)
+
+
 class Rig:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, verify=None):
         self.frames: list[bytes] = []
         self.spoken: list[str] = []
         self.quiet = False
         self.pacer = DownlinkPacer(self._frame)
-        self.satellite = EarbudSatellite("Earpiece-Test", config, self.pacer, self.spoken.append, lambda: self.quiet)
+        self.cues = 0
+        self.verified: list[tuple[bytes, float]] = []
+
+        async def cue() -> None:
+            self.cues += 1
+
+        def checked(window: bytes, at_s: float) -> bool:
+            self.verified.append((window, at_s))
+            return verify(window)
+
+        self.satellite = EarbudSatellite("Earpiece-Test", config, self.pacer, self.spoken.append, lambda: self.quiet,
+                                         cue, checked if verify else None,
+                                         lambda wake: (b"\x01\x00" * 24000, b"\x02\x00" * 800))
         self.server = SatelliteServer(self.satellite, "127.0.0.1", 0)
 
     async def _frame(self, frame: bytes) -> None:
@@ -46,10 +62,10 @@ class Rig:
         return client
 
 
-def with_rig(scenario, *args) -> None:
+def with_rig(scenario, *args, verify=None) -> None:
     """Run `scenario(rig, *args)` against a started server, in a fresh event loop."""
     async def main() -> None:
-        rig = Rig(replace(Config(), wyoming=WyomingSettings(area="Kitchen")))
+        rig = Rig(replace(Config(), wyoming=WyomingSettings(area="Kitchen")), verify)
         await rig.server.start()
         pacing = asyncio.create_task(rig.pacer.run())
         try:
@@ -95,10 +111,10 @@ def test_wake_word_streams_until_the_transcript_and_pause_stops_it():
 
 async def _test_wake_word_streams_until_the_transcript_and_pause_stops_it(rig):
     client = await rig.client()
-    assert not rig.satellite.take_turn("hey_jarvis_v0.1")  # Home Assistant has not run the satellite
+    assert not rig.satellite.take_turn(WAKE)  # Home Assistant has not run the satellite
     await client.write_event(RunSatellite().event())
     await asyncio.sleep(0.1)
-    assert rig.satellite.take_turn("hey_jarvis_v0.1")
+    assert rig.satellite.take_turn(WAKE)
     assert rig.satellite.hear(b"\x00\x01" * 512)
     kinds = [(await read(client)).type for _ in range(4)]
     assert kinds == ["detection", "run-pipeline", "audio-start", "audio-chunk"]
@@ -112,7 +128,7 @@ async def _test_wake_word_streams_until_the_transcript_and_pause_stops_it(rig):
     # Paused: the wake word is the companion's, not one chunk goes out.
     await client.write_event(PauseSatellite().event())
     await asyncio.sleep(0.1)
-    assert not rig.satellite.take_turn("hey_jarvis_v0.1")
+    assert not rig.satellite.take_turn(WAKE)
     await client.disconnect()
 
 
@@ -127,10 +143,10 @@ async def _test_quiet_is_stronger_than_run_satellite(rig):
     await client.write_event(Describe().event())
     info = Info.from_event(await until(client, "info"))
     assert info.satellite.active_wake_words == []  # Home Assistant's view: muted
-    assert not rig.satellite.take_turn("hey_jarvis")
+    assert not rig.satellite.take_turn(WAKE)
     # Quiet beginning mid-stream: an audio-stop, then nothing.
     rig.quiet = False
-    assert rig.satellite.take_turn("hey_jarvis")
+    assert rig.satellite.take_turn(WAKE)
     rig.quiet = True
     rig.satellite.quiet_changed(True)
     assert not rig.satellite.hear(b"\x00\x01" * 512)
@@ -258,7 +274,7 @@ async def _test_a_pinging_client_gone_silent_is_dropped(rig, caplog):
     assert rig.satellite.running
     with caplog.at_level(logging.INFO, logger="host.wyoming"):
         await asyncio.sleep(1.0)  # Home Assistant would have pinged again by now
-    assert not rig.satellite.running and not rig.satellite.take_turn("hey_jarvis")  # the companion answers
+    assert not rig.satellite.running and not rig.satellite.take_turn(WAKE)  # the companion answers
     assert any("sent nothing" in r.getMessage() for r in caplog.records)
     await client.disconnect()
 
@@ -276,3 +292,39 @@ def test_a_taken_port_is_a_one_line_error():
             await first.server.stop()
 
     asyncio.run(main())
+
+
+def test_a_wake_word_goes_to_home_assistant_only_once_verified():
+    with_rig(_verified, verify=lambda window: b"\x07\x00" not in window)  # chunks of 7s: "not the phrase"
+
+
+async def _verified(rig):
+    client = await rig.client()
+    await client.write_event(RunSatellite().event())
+    await asyncio.sleep(0.1)
+    # Verified: the audio held while the recognizer checked goes out at once, then the live audio.
+    assert rig.satellite.take_turn(WAKE)
+    for _ in range(30):  # 0.96 s: the check needs 0.8 s after the detection
+        assert rig.satellite.hear(b"\x03\x00" * 512)
+    await asyncio.sleep(0.2)
+    assert rig.satellite.hear(b"\x04\x00" * 512)
+    window, at_s = rig.verified[0]
+    assert at_s == 1.5 and window.startswith(b"\x01\x00" * 24000 + b"\x02\x00" * 800)
+    assert len(window) == int((1.5 + 0.8) * 16000) * 2  # 1.5 s before the detection, 0.8 s after
+    kinds = [(await read(client)).type for _ in range(3)]
+    assert kinds == ["detection", "run-pipeline", "audio-start"] and rig.cues == 1
+    chunks = [AudioChunk.from_event(await read(client)).audio for _ in range(32)]
+    assert chunks[0] == b"\x02\x00" * 800 and chunks[1] == b"\x03\x00" * 512 and chunks[31] == b"\x04\x00" * 512
+    await client.write_event(Transcript(text="x").event())
+    assert (await until(client, "audio-stop")) is not None
+    # Rejected: not one event, no cue; the mic is the session's again.
+    sent = rig.satellite.stats["audio_chunks_sent"]
+    assert rig.satellite.take_turn(WAKE)
+    for _ in range(30):
+        rig.satellite.hear(b"\x07\x00" * 512)
+    await asyncio.sleep(0.2)
+    assert not rig.satellite.hear(b"\x05\x00" * 512)
+    with pytest.raises(TimeoutError):
+        await read(client, 0.5)
+    assert rig.satellite.stats["audio_chunks_sent"] == sent and rig.cues == 1
+    await client.disconnect()
