@@ -26,8 +26,11 @@ def summary(report: dict) -> str:
         f"bridge RSS: {rss.get('rss_start_mb')} MB at {rss.get('from_s')} s -> {rss.get('rss_end_mb')} MB "
         f"({100 * (rss.get('ratio') or 0):+.1f} %)",
         f"data lost: {data['data_lost']} {data['lost'] if data['lost'] else ''}",
-        f"wedged sessions: {len(report['wedges']['wedged'])}; logs with a Traceback: "
-        f"{report['tracebacks']['logs_with_traceback'] or 'none'}",
+        f"wedged sessions: {len(report['wedges']['wedged'])}; unhandled exceptions: "
+        f"{report['tracebacks']['unhandled'] or 'none'}; tracebacks logged with a warning: "
+        f"{report['tracebacks']['logged_count']}",
+        f"bridge status: {report['bridge_status']['unanswered_within_2s']} of "
+        f"{report['bridge_status']['status_requests']} requests unanswered within 2 s",
     ]
     for fault in report["faults"]["injected"]:
         if not fault["ok"]:

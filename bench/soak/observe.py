@@ -62,7 +62,9 @@ class Observer:
             now = time.time()
             bridge = self.rig.bridge
             pid = bridge.pid if bridge is not None else None
-            self.samples.append({"t": now, "pid": pid, "devices": self.status_now()})
+            devices = self.status_now()
+            self.samples.append({"t": now, "pid": pid, "devices": devices,
+                                 "status_s": time.time() - now if devices is not None else None})
             if now >= next_slow:
                 next_slow = now + SLOW_EVERY_S
                 row = {"t": now, "pid": pid, "rss": None, "cpu_s": None, "earbuds": {}}

@@ -16,7 +16,9 @@ def plot(path: Path, start: float, slow: list[dict], samples: list[dict], answer
     minutes = lambda t: (t - start) / 60  # noqa: E731
     fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True)
     rows = [row for row in slow if row["rss"]]
-    axes[0].plot([minutes(r["t"]) for r in rows], [r["rss"] / 2**20 for r in rows], lw=1)
+    for pid in dict.fromkeys(r["pid"] for r in rows):  # one line per bridge process (a restart is a new one)
+        mine = [r for r in rows if r["pid"] == pid]
+        axes[0].plot([minutes(r["t"]) for r in mine], [r["rss"] / 2**20 for r in mine], lw=1, color="tab:blue")
     axes[0].set_ylabel("bridge RSS (MB)")
     cpu = []
     for a, b in zip(rows, rows[1:]):

@@ -125,12 +125,16 @@ class Soak:
             "quiet": checks.quiet_frames(obs.samples, self.rig.names),
             "reminders": checks.reminders_rung(self.noted_reminders, events, self.end),
             "data": data,
-            "reconnects": checks.reconnects(obs.samples, self.rig.names, windows),
+            "reconnects": checks.reconnects(events, self.rig.names, windows),
             "rss": checks.rss_growth(obs.slow, self.start, self.end),
             "wedges": checks.wedges(obs.samples, self.rig.names, windows),
             "tracebacks": checks.tracebacks(logs),
             "faults": {"ok": all(f["ok"] for f in self.faults), "injected": self.faults},
         }
+        answered_in = [s["status_s"] for s in obs.samples if s.get("status_s") is not None]
+        slow_status = {"status_requests": len(obs.samples), "unanswered_within_2s": sum(
+            1 for s in obs.samples if s["devices"] is None and s["pid"] is not None),
+            "p95_s": checks.percentile(answered_in, 95)}
         points = results["reconnects"].pop("points")
         injected = Counter(f["kind"] for f in self.faults if not f.get("skipped"))
         injected["link_cut"] = results["reconnects"]["count"]
@@ -139,7 +143,7 @@ class Soak:
             "minutes": self.minutes, "earbuds": self.rig.count, "seed": self.seed,
             "cut_every_s": self.rig.cut_every_s, "verdict": "pass" if all(r["ok"] for r in results.values())
             else "fail", "failed_checks": [k for k, r in results.items() if not r["ok"]],
-            "faults_by_kind": dict(injected), "actions": dict(self.actions), **results,
+            "faults_by_kind": dict(injected), "actions": dict(self.actions), "bridge_status": slow_status, **results,
             "reliability": {
                 "faults_injected": sum(injected.values()),
                 "turns_answered_ratio": results["questions"]["ratio"],
