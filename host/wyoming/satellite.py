@@ -4,7 +4,8 @@
       describe ───────────────► info (satellite: name, area, has_vad, active wake words)
       ping ───────────────────► pong
       run-satellite ─────────► may stream (unless paused, or quiet)
-                                ◄── local wake word: detection, run-pipeline (asr → tts), audio-start,
+                                ◄── local wake word, once verified ([wake] verify): detection, run-pipeline
+                                    (asr → tts), the wake cue in the ear, audio-start,
                                     audio-chunk (16 kHz mic audio, live) …, audio-stop (our endpointer heard the
                                     end; or Home Assistant's transcript came first)
       transcript, synthesize ─► logged only with [privacy] store_transcripts
