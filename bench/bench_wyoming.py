@@ -39,7 +39,7 @@ from bench.common import Unavailable, load_engines, percentile
 
 SECTIONS = {"wyoming": ("asr_ms_p50", "asr_ms_p95", "in_process_asr_ms_p50", "in_process_asr_ms_p95",
                         "turn_ms_p50", "turn_ms_p95", "in_process_turn_ms_p50", "in_process_turn_ms_p95")}
-BUDGET_S = 240.0
+BUDGET_S = 300.0  # it ran 245 s on a busy 2-core machine
 TURNS, QUICK_TURNS = 8, 3
 SENTENCES = ("It's 12:46 AM.", "Okay, five minute timer, starting now.", "Your battery is at 80 percent.",
              "Sorry, I didn't catch that.")
