@@ -64,6 +64,8 @@ class WakeCheck:
             return False  # quiet began: the audio is gone, and so is the turn
         except asyncio.TimeoutError:  # the audio stopped coming: judge what there is
             audio = window.between(wake.time_s - WINDOW_BEFORE_S, wake.time_s + WINDOW_AFTER_S)
+        if window.generation != generation:  # quiet began while the audio came in: it must not be recognized
+            return False
         verdict = await asyncio.to_thread(self.verifier.verify, audio, WINDOW_BEFORE_S)
         del audio
         self.last_check_s = verdict.seconds
