@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -33,7 +34,11 @@ ECHO_AFTER_S = 0.8  # the mic's audio is cancelled until this long after the las
 # AEC3 cannot cancel an echo that comes before its reference. With this lead it comes 0.2-0.25 s after, well
 # inside AEC3's 0-0.5 s.
 LEAD_S = 0.2
-RESYNC_S = 0.5  # mic audio arriving this much later than the timeline expects: audio was lost, line up again
+RESYNC_S = 0.5
+RAW_KEPT_CHUNKS = 150  # of the mic's audio before cancelling (3 s of 20 ms chunks): for `recent_raw`
+# A chunk arriving this much earlier than the timeline says moves the timeline (less: jitter, which the lead covers;
+# every move is a jump AEC3 must follow).
+EARLIER_S = 0.03  # mic audio arriving this much later than the timeline expects: audio was lost, line up again
 
 
 class PlayedAudio:
@@ -93,6 +98,7 @@ class EchoCancelledUplink:
         self._clock = clock
         self._anchor: float | None = None  # capture time of mic sample 0, by the fastest arrival seen
         self._samples = 0  # mic samples since the anchor
+        self._raw: deque[bytes] = deque(maxlen=RAW_KEPT_CHUNKS)  # the mic's last seconds, as they came
         self.stats = {"cancelled_chunks": 0, "passed_chunks": 0, "resyncs": 0, "lined_up_earlier": 0}
 
     # The pacer's observer interface.
@@ -105,6 +111,7 @@ class EchoCancelledUplink:
     def cancel(self, pcm: bytes) -> bytes:
         """One chunk of the mic's audio as it arrives (16 kHz int16): its echo-free version."""
         n = len(pcm) // 2
+        self._raw.append(pcm)
         now = self._clock()
         start = self._line_up(now, n) + LEAD_S
         if start > self.played.end + ECHO_AFTER_S:
@@ -116,12 +123,24 @@ class EchoCancelledUplink:
     def echo_return_loss_db(self) -> float | None:
         return self.canceller.echo_return_loss_db()
 
+    def recent_raw(self, n_bytes: int) -> bytes:
+        """The mic's last `n_bytes` before cancelling: while the wearer talks over the reply AEC3 also dents their
+        voice, and the wake word is heard better in the raw audio, under the echo (bench/bench_barge_in.py)."""
+        out: list[bytes] = []
+        total = 0
+        for chunk in reversed(self._raw):
+            if total >= n_bytes:
+                break
+            out.append(chunk)
+            total += len(chunk)
+        return b"".join(reversed(out))[-n_bytes:]
+
     def _line_up(self, now: float, n: int) -> float:
         """When this chunk's first sample was captured, on the played timeline: the arrival time less the chunk's
         length, on the earliest arrival seen (later arrivals were held up on the way)."""
         arrival_start = now - n / SAMPLE_RATE
         expected = None if self._anchor is None else self._anchor + self._samples / SAMPLE_RATE
-        if expected is None or arrival_start < expected or arrival_start - expected > RESYNC_S:
+        if expected is None or arrival_start < expected - EARLIER_S or arrival_start - expected > RESYNC_S:
             if expected is not None:
                 self.stats["resyncs" if arrival_start > expected else "lined_up_earlier"] += 1
             self._anchor, self._samples = arrival_start, 0

@@ -16,6 +16,8 @@ until the next chunk completes it (the output can be up to 10 ms shorter or long
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from host.pipeline.messages import SAMPLE_RATE
 FRAME_SAMPLES = SAMPLE_RATE // 100  # AEC3's 10 ms frame
 FRAME_BYTES = FRAME_SAMPLES * 2
 ACTIVE_FAR_RMS = 100.0  # a reference frame louder than this (-50 dBFS) counts towards the echo return loss
+BLOCK_FRAMES = 10  # the echo return loss is taken per 100 ms block; its median leaves out the wearer's words
 
 
 class EchoCancelUnavailable(EarpieceError):
@@ -46,9 +49,9 @@ class EchoCanceller:
         self._near = b""
         self._far = b""
         self.frames = 0
-        # Energy of the mic's audio and of what is left of it, over frames while the reference sounds.
-        self._near_energy = 0.0
-        self._out_energy = 0.0
+        # Energy of the mic's audio and of what is left of it, per 100 ms block while the reference sounds.
+        self._block = [0.0, 0.0, 0]
+        self._losses: deque[float] = deque(maxlen=6000)
 
     def process(self, near: bytes, far: bytes) -> bytes:
         """The mic's `near` with the echo of `far` (same length) removed; whole 10 ms frames out."""
@@ -66,18 +69,25 @@ class EchoCanceller:
         for i, (n, f) in enumerate(zip(near_frames, far_frames)):
             out[i] = np.asarray(self._aec.process(n, f), dtype=np.int16).reshape(-1)
             if np.sqrt(np.mean(f.astype(np.float64) ** 2)) > ACTIVE_FAR_RMS:
-                self._near_energy += float(np.sum(n.astype(np.float64) ** 2))
-                self._out_energy += float(np.sum(out[i].astype(np.float64) ** 2))
+                self._count(float(np.sum(n.astype(np.float64) ** 2)), float(np.sum(out[i].astype(np.float64) ** 2)))
         self.frames += len(out)
         return out.astype("<i2").tobytes()
 
+    def _count(self, near_energy: float, out_energy: float) -> None:
+        block = self._block
+        block[0] += near_energy
+        block[1] += out_energy
+        block[2] += 1
+        if block[2] == BLOCK_FRAMES:
+            if block[0] > 0:
+                self._losses.append(10 * math.log10(block[0] / max(block[1], 1.0)))
+            self._block = [0.0, 0.0, 0]
+
     def echo_return_loss_db(self) -> float | None:
-        """How much quieter the mic's audio came out than it went in, in dB, while the reference sounded (echo
-        return loss enhancement; with nobody talking over the reply, this is how much of the echo was removed).
-        None before the reference has sounded."""
-        if self._near_energy <= 0:
-            return None
-        return 10 * math.log10(self._near_energy / max(self._out_energy, 1.0))
+        """How much of the echo was removed, in dB (echo return loss enhancement): the median over 100 ms blocks
+        while the reference sounded of how much quieter the mic's audio came out than it went in (the wearer's
+        words over the reply, which stay, are a minority of the blocks). None before the reference has sounded."""
+        return statistics.median(self._losses) if self._losses else None
 
     def reset(self) -> None:
         self._aec.reset()

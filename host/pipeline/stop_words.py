@@ -56,11 +56,16 @@ class StopWords:
         self._stretch: list[bytes] | None = None  # the voiced stretch being heard
         self._voiced_run = self._silent_run = 0
         self._task: asyncio.Task | None = None
+        self._waiting: bytes | None = None  # the latest stretch heard while another was being recognized
+        # The mic's audio before echo cancelling, if the uplink keeps it (n_bytes -> the last n_bytes): for the wake
+        # word (`uncancelled`). Stop words are recognized in the cancelled audio: in the raw audio the recognizer
+        # heard the reply's echo instead ("And on your own computer.") more often than the wearer.
+        self.raw_audio: Callable[[int], bytes] | None = None
         self.stats = {"stretches": 0, "recognized": 0, "too_long": 0, "stops": 0}
 
     def reset(self) -> None:
         """Forget the audio heard so far (the reply ended, or quiet began)."""
-        self._pending, self._stretch = b"", None
+        self._pending, self._stretch, self._waiting = b"", None, None
         self._history.clear()
         self._voiced_run = self._silent_run = 0
 
@@ -89,19 +94,33 @@ class StopWords:
         self.stats["stretches"] += 1
         if seconds > MAX_SEGMENT_S:
             self.stats["too_long"] += 1
-        elif seconds >= MIN_SEGMENT_S and (self._task is None or self._task.done()):
-            self._task = asyncio.get_running_loop().create_task(self._recognize(b"".join(stretch)))
+        elif seconds >= MIN_SEGMENT_S:
+            audio = b"".join(stretch)
+            if self._task is None or self._task.done():
+                self._task = asyncio.get_running_loop().create_task(self._recognize(audio))
+            else:  # one recognition at a time; the newest stretch waits (older waiting ones are dropped)
+                self._waiting = audio
 
-    async def _recognize(self, audio: bytes) -> None:
-        self.stats["recognized"] += 1
-        try:
-            text = await asyncio.to_thread(self._transcribe, audio)
-        except Exception:  # noqa: BLE001 — a failed recognition is a missed stop word, not a broken session
-            log.warning("stop-word recognition failed", exc_info=True)
-            return
-        if is_stop_command(text):
-            self.stats["stops"] += 1
-            await self._on_stop(text)
+    async def _recognize(self, audio: bytes | None) -> None:
+        while audio is not None:
+            self.stats["recognized"] += 1
+            try:
+                text = await asyncio.to_thread(self._transcribe, audio)
+            except Exception:  # noqa: BLE001 — a failed recognition is a missed stop word, not a broken session
+                log.warning("stop-word recognition failed", exc_info=True)
+                text = ""
+            if is_stop_command(text):
+                self.stats["stops"] += 1
+                self._waiting = None
+                await self._on_stop(text)
+                return
+            audio, self._waiting = self._waiting, None
+
+    def uncancelled(self, pcm: bytes) -> bytes:
+        """`pcm` (the chunk just heard) as it was before echo cancelling, when the uplink keeps that: the wake word
+        over a reply is heard better there too (AEC3 dents the wearer's voice during double talk)."""
+        raw = self.raw_audio(len(pcm)) if self.raw_audio is not None else b""
+        return raw if len(raw) == len(pcm) else pcm
 
     def pending(self) -> list[asyncio.Task]:
         return [self._task] if self._task is not None and not self._task.done() else []
