@@ -37,6 +37,7 @@ PARTS = {
     "wyoming": "bench.bench_wyoming",  # after the headline parts: it gets the time they leave
     "soak": "bench.bench_soak",  # reliability: a 3-minute soak with faults (make soak runs the long one)
     "listening": "bench.bench_listening",  # wake word: detection, false accepts on ~3 h of negatives, verification
+    "barge_in": "bench.bench_barge_in",  # interrupting a reply by voice with the earbud's echo path on
 }
 TOTAL_BUDGET_S = 1800.0  # `make bench` must finish within 30 minutes on 2 cores (the conversation part is 10)
 MIN_PART_BUDGET_S = 1.0
