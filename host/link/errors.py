@@ -19,6 +19,10 @@ class LinkRefusedError(EarpieceError, ConnectionError):
     """The earbud cannot be used over this link, and reconnecting will not help."""
 
 
+class BondFileError(LinkRefusedError):
+    """The host's bond file (bonds.json) is damaged: no earbud can be reached with it, however often we retry."""
+
+
 class NotBondedError(EarpieceError, ConnectionError):
     """The earbud refused our stored bond (it was reset, or paired elsewhere): pair again."""
 

@@ -8,11 +8,20 @@ from typing import Any
 
 from bumble.keys import JsonKeyStore
 
+from host.link.errors import BondFileError
 from host.link.identity import bonds_file, load_or_create_identity
 
 
 class PrivateJsonKeyStore(JsonKeyStore):
-    """JsonKeyStore whose file is created 0600 whatever the umask (Bumble's own save uses the umask)."""
+    """JsonKeyStore whose file is created 0600 whatever the umask (Bumble's own save uses the umask), and whose
+    damaged file is named in one line (BondFileError) instead of surfacing as a bare JSON error retried forever."""
+
+    async def load(self):
+        try:
+            return await super().load()
+        except (ValueError, UnicodeDecodeError, AttributeError, TypeError) as error:  # not JSON, or the wrong shape
+            raise BondFileError(f"the bond file {self.filename} is damaged ({error}); restore it from a backup, or "
+                                "move it away and pair each earbud again (`earpiece pair`)") from None
 
     async def save(self, db: dict[str, dict[str, dict[str, Any]]]) -> None:
         self.directory_name.mkdir(mode=0o700, parents=True, exist_ok=True)
