@@ -1,5 +1,4 @@
-"""What the soak found in files other engineers own, pinned as tests that fail today (xfail, strict: fixing the
-code makes them pass, and the marker must then go)."""
+"""What the soak found, pinned as regression tests."""
 
 from __future__ import annotations
 
@@ -9,11 +8,8 @@ from host.companion.memory import MemoryStore
 from host.companion.store import MemoryStoreError
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 soak: with the data disk full, a write to the companion's SQLite "
-                   "fails, SQLite has already rolled the transaction back, and Database.transaction's own ROLLBACK "
-                   "then raises 'cannot rollback - no transaction is active', hiding 'disk is full' "
-                   "(host/companion/store.py: roll back only `if self._conn.in_transaction`)")
 def test_a_full_disk_is_reported_as_full(tmp_path):
+    """With the data disk full SQLite rolls the transaction back itself; a second ROLLBACK hid 'disk is full'."""
     store = MemoryStore(tmp_path / "companion.sqlite3", embedder=None)
     store.db._conn.execute("PRAGMA max_page_count = 8")  # SQLite's own 'database or disk is full', as on a full disk
     with pytest.raises(MemoryStoreError) as raised:
