@@ -123,14 +123,24 @@ class WakeVerifier:
 
     def verify(self, pcm: bytes, detected_at_s: float = WINDOW_BEFORE_S) -> Verdict:
         """Is the wake phrase in this window (16 kHz 16-bit mono, the detection `detected_at_s` into it)? Blocking:
-        run it off the event loop."""
+        run it off the event loop.
+
+        Two cuts of the window are tried: up to the first pause after the detection, then the whole window. Each
+        helps where the other fails: a word cut in half at the end confused the recognizer ("K jar of this. Rip."),
+        and so did a phrase alone without the request after it (through the earbud's codec: "Hey, John and Vince"
+        at the pause, "Hey jarvis go ..." with the request)."""
         started = time.perf_counter()
-        audio = trim_quiet(cut_at_pause(pcm, detected_at_s))
-        logprob = self._forced.score(audio) if self._forced is not None and len(audio) >= SAMPLE_RATE // 5 else None
-        if logprob is not None and logprob >= self.logprob_min:
-            return Verdict(True, logprob, False, time.perf_counter() - started)
-        heard = self.heard_in(self.asr.transcribe(audio))
-        return Verdict(heard, logprob, heard, time.perf_counter() - started)
+        cuts = [trim_quiet(cut_at_pause(pcm, detected_at_s)), trim_quiet(pcm)]
+        best = None
+        for audio in cuts:
+            if self._forced is None or len(audio) < SAMPLE_RATE // 5:
+                continue
+            logprob = self._forced.score(audio)
+            best = logprob if best is None else max(best, logprob)
+            if logprob >= self.logprob_min:
+                return Verdict(True, best, False, time.perf_counter() - started)
+        heard = self.heard_in(self.asr.transcribe(cuts[-1]))
+        return Verdict(heard, best, heard, time.perf_counter() - started)
 
     def heard_in(self, transcript: str) -> bool:
         letters = re.sub(r"[^a-z]", "", transcript.lower())
