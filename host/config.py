@@ -49,7 +49,7 @@ class WakeSettings:
 class ListenSettings:
     wearer_only: bool = setting(True, "once you have enrolled your voice (`earpiece enroll`), ignore voices that are "
                                 "not yours before anything is recognized")
-    echo_cancel: bool = setting(True, "cancel the reply's echo in the earbud's mic, so you can interrupt a reply by "
+    echo_cancel: bool = setting(False, "cancel the reply's echo in the earbud's mic, so you can interrupt a reply by "
                                 "voice (\"stop\", \"never mind\", \"be quiet\" or the wake word); off: the mic is "
                                 "ignored while a reply plays and for [audio] reply_tail_s after it")
 
