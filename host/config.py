@@ -227,9 +227,9 @@ def _check_value(f: Any, name: str, value: Any, where: str) -> Any:
         value = float(value)
     if type(value) is not kind:
         raise ConfigError(f"{where}: {name} must be {_kind_name(kind)} (default {_toml_value(default)}), "
-                          f"got {_toml_value(value)}")
+                          f"got {_shown(value)}")
     if meta["choices"] and value not in meta["choices"]:
-        raise ConfigError(f"{where}: {name} must be one of {', '.join(meta['choices'])}, got {_toml_value(value)}")
+        raise ConfigError(f"{where}: {name} must be one of {', '.join(meta['choices'])}, got {_shown(value)}")
     if meta["min"] is not None and value < meta["min"]:
         raise ConfigError(f"{where}: {name} must be at least {meta['min']}, got {value}")
     if meta["max"] is not None and value > meta["max"]:
@@ -244,6 +244,12 @@ def _suggest(word: str, candidates: Any, prefix: str = "") -> str:
 
 def _kind_name(kind: type) -> str:
     return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}[kind]
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it, on one line (an array or table is several lines in TOML), at most 80 chars."""
+    text = " ".join(_toml_value(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _toml_value(value: Any) -> str:
