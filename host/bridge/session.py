@@ -10,7 +10,8 @@ sentence, with the playback's estimate of when it ends), `Timers`. Here: turn-ta
 
 Rules it keeps:
 - It does not hear itself: while a reply is being worked out or plays, and for `[audio] reply_tail_s` after it
-  (its echo), the wake word and the recognizer hear silence instead of the mic.
+  (its echo), the wake word and the recognizer hear silence — unless the runner cancels that echo ([listen]
+  echo_cancel): then it hears on, and a stop word or the wake word interrupts the reply.
 - Button: press while a reply plays stops it; press otherwise = talk without the wake word (press again while
   listening to cancel); double press repeats the last reply; long press is pairing (the earbud's own).
 - A failing turn costs that turn (an error cue), never the session.
@@ -45,8 +46,8 @@ NOTHING_TO_REPEAT = "I haven't said anything yet."
 MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my memory file."
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
-         "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials", "stopped_by_voice",
-         "not_wearer", "wake_rejected")
+         "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials",
+         "not_wearer", "wake_rejected", "stopped_by_voice")
 
 
 class DeviceSession:
@@ -80,6 +81,7 @@ class DeviceSession:
         # With the reply's echo cancelled on the uplink (the runner does it) the session listens while it speaks:
         # a stop word or the wake word interrupts the reply. Without, it is deaf then ([audio] reply_tail_s).
         self.stop_words = StopWords(engines.asr.transcribe, self._stopped_by_voice) if echo_cancelled else None
+        self._reply_tail_s = 0.0 if echo_cancelled else self.config.audio.reply_tail_s  # mic ignored after a reply
         # Once the wearer has enrolled, other voices are dropped before recognition ([listen] wearer_only).
         self.wearer = self.answering.wearer = self.listening_part.wearer = WearerGate(
             name, self.config.listen.wearer_only)
@@ -267,8 +269,7 @@ class DeviceSession:
                 prepared = await self._prepare(utterance.end.audio, utterance.stream, utterance.earlier)
             elif prepared.ask_model:
                 prepared = await self.answering.with_model(prepared)
-            if self.stop_words is not None and is_stop_command(prepared.transcript):
-                # "Hey Jarvis, stop" over a reply: the wake word stopped it; "stop" itself needs no answer.
+            if self.stop_words is not None and is_stop_command(prepared.transcript):  # "Hey Jarvis, stop": done
                 if prepared.model is not None:
                     prepared.model.cancel()
                 result.transcript, result.outcome = prepared.transcript, "stopped"
@@ -344,13 +345,7 @@ class DeviceSession:
         self.listening_part.start("follow_up", no_speech_s=seconds)
         await self._send(control.PlayCue(control.CUE_FOLLOW_UP))
 
-    @property
-    def _reply_tail_s(self) -> float:
-        """How long after a reply the mic is still ignored: not at all when the reply's echo is cancelled."""
-        return 0.0 if self.stop_words is not None else self.config.audio.reply_tail_s
-
-    async def _stopped_by_voice(self, _text: str) -> None:
-        """A stop word was said over the reply (host/pipeline/stop_words.py)."""
+    async def _stopped_by_voice(self, _text: str) -> None:  # a stop word over the reply (stop_words.py)
         if self.replying and not self.listening:
             self.stats["stopped_by_voice"] += 1
             log.info("%s: reply stopped by voice", self.name)
