@@ -42,7 +42,7 @@ class WakeSettings:
     startup_guard_s: float = setting(1.6, "seconds of audio ignored after the detector starts (scores spike then)",
                                      minimum=0.0)
     verify: bool = setting(True, "a detection becomes a turn only if the speech recognizer also hears the wake phrase "
-                           "in it (rejects near misses such as 'hey jars'; the wake cue waits for it, about 0.6 s)")
+                           "in it (rejects near misses such as 'hey jars'; the wake cue waits for it, about 1 s)")
 
 
 @dataclass(frozen=True)
