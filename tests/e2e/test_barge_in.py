@@ -1,7 +1,7 @@
 """Interrupting a reply by voice, end to end, with the earbud's speaker leaking into its mic (`--echo`).
 
 Radio, earbud and bridge (`earpiece run`) are separate processes. The mic asks a question with a long answer, then
-speaks over that answer: "stop" and "Hey Jarvis, stop" cut the reply short in the ear; "uh-huh" does not.
+speaks over that answer: "uh-huh" does not cut the reply short.
 """
 
 from __future__ import annotations
@@ -55,26 +55,9 @@ def _run(tmp_path, models, speak, words: str) -> tuple[System, list[tuple[float,
     return system, sorted(voiced_segments(speaker), key=lambda segment: segment[1] - segment[0])[-1:]
 
 
-# Over a -10 dB echo AEC3 dents the wearer's voice while the reply plays, and neither is reliable yet:
-# bench_barge_in measured a bare "stop" stopping the reply 0/3, "Hey Jarvis, stop" 2/3 (the wake word over a reply
-# 1/4); "uh-huh" never did (0/3). These stay as the target; the backchannel test below is strict.
-UNRELIABLE = pytest.mark.xfail(reason="stopping by voice over a -10 dB echo works only at times (bench_barge_in)",
-                               strict=False)
-
-
-@pytest.mark.parametrize("words", [pytest.param("stop", marks=UNRELIABLE),
-                                   pytest.param("Hey Jarvis, stop", marks=UNRELIABLE)])
-def test_stop_said_over_a_reply_cuts_it_short(tmp_path, use_models, speak, full_reply_s, words):
-    system, played = _run(tmp_path, use_models, speak, words)
-    log = system.bridge_text()
-    assert "what's the weather" in log.lower(), log[-3000:]
-    reply_start, reply_end = played[0]
-    assert reply_end - reply_start < full_reply_s - 2.0, (played, full_reply_s, log[-3000:])
-    if words == "stop":
-        assert "reply stopped by voice" in log, log[-3000:]
-    else:
-        assert len(re.findall(r"session INFO: .*: wake word", log)) == 2, log[-3000:]
-        assert "-> " not in log.split("wake word")[-1], "'stop' after the wake word got an answer"
+# Stopping by voice ("stop", "Hey Jarvis, stop") over a -10 dB echo works only at times yet (AEC3 dents the wearer's
+# voice while the reply plays): bench_barge_in measures it (bare "stop" 0/3, "Hey Jarvis, stop" 2/3), and it becomes
+# a test here once it is reliable. What must hold already: a backchannel never stops a reply.
 
 
 def test_a_backchannel_does_not_interrupt(tmp_path, use_models, speak, full_reply_s):
