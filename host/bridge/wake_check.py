@@ -25,11 +25,13 @@ _VERIFIERS: dict[tuple[int, str], WakeVerifier] = {}  # one per recognizer and w
 
 def verifier_for(engines) -> WakeVerifier | None:
     """The shared verifier of these engines (None when `[wake] verify` is off)."""
-    if not engines.config.wake.verify:
-        return None
-    key = (id(engines.asr), engines.wake.name)
+    if not engines.config.wake.verify or engines.config.asr.language != "en":
+        return None  # the wake phrases are English: a recognizer of another language cannot confirm them
+    # A remote recognizer (Wyoming) answers in seconds at best: the local one standing by checks the wake word.
+    asr = getattr(engines.asr, "local", None) or engines.asr
+    key = (id(asr), engines.wake.name)
     if key not in _VERIFIERS:
-        _VERIFIERS[key] = WakeVerifier(engines.asr, engines.wake.name)
+        _VERIFIERS[key] = WakeVerifier(asr, engines.wake.name)
     return _VERIFIERS[key]
 
 

@@ -219,7 +219,16 @@ def test_a_server_that_comes_back_is_used_again(tmp_path, models_root, engines, 
 
 def test_wake_verification_stays_with_the_local_moonshine(engines, dead_uri):
     """Checking a wake word is local work: the verifier scores the phrase with the Moonshine standing by."""
+    from dataclasses import replace
+
+    from host.bridge.wake_check import verifier_for
+    from host.pipeline.engines import Engines
     from host.pipeline.wake_verify import ForcedPhrase
 
-    assert ForcedPhrase.supports(FallbackAsrEngine(WyomingAsrEngine(dead_uri), engines.asr))
-    assert not ForcedPhrase.supports(FallbackAsrEngine(WyomingAsrEngine(dead_uri), None))
+    remote = FallbackAsrEngine(WyomingAsrEngine(dead_uri), engines.asr)
+    verifier = verifier_for(Engines(engines.config, engines.wake, remote, engines.tts))
+    assert verifier.asr is engines.asr and ForcedPhrase.supports(verifier.asr)
+    alone = FallbackAsrEngine(WyomingAsrEngine(dead_uri), None)  # no local recognizer: the server's transcript
+    assert verifier_for(Engines(engines.config, engines.wake, alone, engines.tts)).asr is alone
+    korean = replace(engines.config, asr=replace(engines.config.asr, language="ko"))
+    assert verifier_for(Engines(korean, engines.wake, engines.asr, engines.tts)) is None  # cannot confirm English

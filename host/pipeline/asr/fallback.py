@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 NOTICE = "The speech server isn't answering, so I'm listening myself for now."
 DOWN = "Sorry, the speech server isn't answering."
-MOONSHINE_PARTS = ("_encoder", "_decoder", "_tokens", "_cache_names", "_empty_cache")
 
 
 class FallbackAsrEngine(AsrEngine):
@@ -45,15 +44,6 @@ class FallbackAsrEngine(AsrEngine):
         self._notice = False
         self.failures = 0  # utterances the server failed (tests and the bench read it)
         self.name = f"wyoming ({local.name} standing by)" if local else "wyoming"
-
-    def __getattr__(self, name: str):
-        """Wake verification (host/pipeline/wake_verify.py ForcedPhrase) scores the wake phrase with Moonshine's own
-        sessions when the recognizer has them: with Moonshine standing by, that check stays local and fast, as it
-        is without a server (through the server it took seconds, and whisper spells "Hey Jarvis" freely)."""
-        local = self.__dict__.get("local")
-        if name in MOONSHINE_PARTS and local is not None:
-            return getattr(local, name)
-        raise AttributeError(name)
 
     @property
     def remote_up(self) -> bool:
