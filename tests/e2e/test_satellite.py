@@ -155,7 +155,9 @@ async def _as_home_assistant(system: System, port: int, tts: bytes, tts_rate: in
         await ha.wait_for("played", answer_s + 10, start)
         assert asyncio.get_running_loop().time() - sent_at > answer_s - 0.6  # not before the earbud played it
 
-        # A timer Home Assistant set rings in the ear.
+        # A timer Home Assistant set rings in the ear (a second later, so the recording keeps the two sounds apart:
+        # `played` is the bridge's estimate, the earbud may still be playing the last of its buffer).
+        await asyncio.sleep(1.0)
         streams = len(system.earbud.read_stats()["speaker_stream_starts"])
         await ha.send(TimerStarted(id="t1", total_seconds=3, name="pasta"), TimerFinished(id="t1"))
         await asyncio.to_thread(system.wait_for, lambda: len(system.earbud.read_stats()["speaker_stream_starts"])

@@ -124,8 +124,7 @@ try:
     s.connect(sys.argv[1])
 except PermissionError:
     print("permission denied")
-else:
-    s.sendall(b'{"cmd": "status"}\\n')
+else:  # a refused user is told at once, before sending anything
     print(s.recv(4096).decode().strip())
 """
 
