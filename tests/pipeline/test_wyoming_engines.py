@@ -47,6 +47,7 @@ def slow_uri():
         yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
 
 
+@pytest.mark.e2e  # starts a Wyoming server process
 def test_recognizes_through_wyoming_faster_whisper(whisper_server, models_root, speech):
     engine = load_asr(AsrSettings(engine="wyoming", uri=whisper_server.uri), models_root)
     assert isinstance(engine, FallbackAsrEngine) and engine.remote_up
@@ -56,6 +57,7 @@ def test_recognizes_through_wyoming_faster_whisper(whisper_server, models_root, 
     assert engine.notice == ""
 
 
+@pytest.mark.e2e  # starts a Wyoming server process
 def test_synthesizes_through_wyoming_piper_and_whisper_hears_it(piper_server, whisper_server):
     tts = load_tts(TtsSettings(engine="wyoming", uri=piper_server.uri))
     try:
@@ -68,6 +70,7 @@ def test_synthesizes_through_wyoming_piper_and_whisper_hears_it(piper_server, wh
         tts.close()
 
 
+@pytest.mark.e2e  # starts a Wyoming server process
 def test_synthesizes_with_a_server_that_does_not_stream(tmp_path):
     peer = start_piper(tmp_path, streaming=False)
     try:
@@ -81,6 +84,7 @@ def test_synthesizes_with_a_server_that_does_not_stream(tmp_path):
         peer.stop()
 
 
+@pytest.mark.e2e  # starts a Wyoming server process
 def test_a_server_that_dies_mid_run_costs_one_notice_and_the_local_engine_answers(tmp_path, models_root, engines,
                                                                                    speech, caplog):
     peer = start_whisper(tmp_path, models_root)
@@ -176,6 +180,7 @@ def test_a_uri_that_is_not_a_wyoming_address_names_the_setting():
         WyomingTtsEngine("http://127.0.0.1")
 
 
+@pytest.mark.e2e  # starts a Wyoming server process
 def test_engines_load_with_both_remote_engines(whisper_server, piper_server, models_root, speech):
     """What `earpiece run` loads for `[asr] engine = "wyoming"` and `[tts] engine = "wyoming"`: warmed up through
     the servers, the local engines standing by."""
@@ -194,6 +199,7 @@ def test_engines_load_with_both_remote_engines(whisper_server, piper_server, mod
         loaded.close()
 
 
+@pytest.mark.e2e  # starts a Wyoming server process
 def test_a_server_that_comes_back_is_used_again(tmp_path, models_root, engines, speech, caplog):
     """While it is down the local engine answers and the server is asked in the background; back, it answers."""
     port = free_port()
