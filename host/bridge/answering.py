@@ -15,6 +15,7 @@ from host.bridge.listening import Prepared
 from host.bridge.model_reply import ModelReply
 from host.companion import Companion
 from host.companion.conversation.base import ConversationError
+from host.errors import EarpieceError
 from host.pipeline.asr.fallback import notice_said, pending_notice, with_notice
 from host.pipeline.engines import Engines
 from host.pipeline.remote import RemoteEngineError
@@ -119,6 +120,10 @@ class Answering:
         return await asyncio.to_thread(self.companion.carry_out, reply, self.name)
 
     def record(self, transcript: str, reply: Reply, model: ModelReply | None) -> None:
-        """The exchange, into the conversation history (blocking: call it off the event loop)."""
+        """The exchange, into the conversation history (blocking: call it off the event loop). A history that cannot
+        be written (a full disk, a locked file) costs this exchange's place in it, one log line, and nothing else."""
         if self.companion is not None and transcript.strip():
-            self.companion.record_turn(self.name, transcript, reply, model.sent if model is not None else None)
+            try:
+                self.companion.record_turn(self.name, transcript, reply, model.sent if model is not None else None)
+            except EarpieceError as error:
+                log.warning("%s: the conversation history was not saved: %s", self.name, error)

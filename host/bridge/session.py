@@ -371,9 +371,9 @@ class DeviceSession:
     async def _send(self, message: object) -> None:
         try:
             await self._send_control(message)
-        except Exception:  # noqa: BLE001 — a link hiccup must not end the conversation
+        except Exception as error:  # noqa: BLE001 — a link hiccup must not end the conversation
             self.stats["errors"] += 1
-            log.warning("%s: could not send %r", self.name, message, exc_info=True)
+            log.warning("%s: could not send %r (%s)", self.name, message, error)  # a dropped link: no traceback
 
     async def wait_idle(self) -> None:
         """Wait until no turn or speech is in progress (timers may still be running)."""

@@ -19,6 +19,23 @@ def test_a_full_disk_is_reported_as_full(tmp_path):
     assert "full" in said, said
 
 
+def test_a_history_that_cannot_be_written_costs_one_log_line(tmp_path, caplog):
+    """Found by the soak: with the data disk full, saving the exchange failed in a task nobody awaited ("Task
+    exception was never retrieved", a traceback in the bridge's log)."""
+    from host.assistant import Assistant
+    from host.assistant.reply import Reply
+    from host.bridge.answering import Answering
+    from host.companion import Companion
+
+    store = MemoryStore(tmp_path / "companion.sqlite3", embedder=None)
+    store.db._conn.execute("PRAGMA max_page_count = 8")
+    companion = Companion(Assistant(), store, None)
+    answering = Answering(None, companion, {}, "Earpiece")  # recording needs no engines
+    for _ in range(200):
+        answering.record("what time is it " * 20, Reply("x" * 400), None)  # never raises
+    assert "the conversation history was not saved" in caplog.text and "full" in caplog.text
+
+
 @pytest.mark.parametrize("damage", ["truncated", "not json", "a list", "empty"])
 def test_a_damaged_bond_file_is_named_in_one_line(isolated_home, damage):
     # Found by the soak's start-up fault: a truncated bonds.json made `earpiece run` retry every earbud every 5 s
