@@ -88,6 +88,20 @@ async def describe(uri: str) -> Info:
                 return Info.from_event(event)
 
 
+def described_program(uri: str, timeout_s: float, kind: str, missing: str, spoken: str | None = None):
+    """The first program of `kind` ("asr" or "tts") the server offers (installed ones first), asked with `describe`
+    (blocking, off the event loop). Raises RemoteEngineError: the server is down, slow, or offers no such program
+    (`missing` says so, `spoken` is said in the ear)."""
+    try:
+        info = loop_thread().call(describe(uri), timeout_s)
+    except Exception as error:  # noqa: BLE001 — every failure becomes one line
+        raise explain(error, uri, "description", timeout_s) from None
+    programs = [program for program in getattr(info, kind) if program.installed] or getattr(info, kind)
+    if not programs:
+        raise RemoteEngineError(f"the Wyoming server at {uri} offers no {missing}", *([spoken] if spoken else []))
+    return programs[0]
+
+
 def explain(error: BaseException, uri: str, what: str, timeout_s: float) -> RemoteEngineError:
     """One line for the log saying what went wrong with the server and what to do."""
     if isinstance(error, RemoteEngineError):

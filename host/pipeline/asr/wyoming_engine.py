@@ -43,16 +43,8 @@ class WyomingAsrEngine(AsrEngine):
 
     def check(self) -> None:
         """Ask the server what it is (blocking, off the event loop). Raises RemoteEngineError."""
-        timeout = remote.CONNECT_TIMEOUT_S + self.reply_timeout_s
-        try:
-            info = remote.loop_thread().call(remote.describe(self.uri), timeout)
-        except Exception as error:  # noqa: BLE001 — every failure becomes one line
-            raise remote.explain(error, self.uri, "description", timeout) from None
-        programs = [program for program in info.asr if program.installed] or info.asr
-        if not programs:
-            raise remote.RemoteEngineError(f"the Wyoming server at {self.uri} offers no speech recognition: "
-                                           "point [asr] uri at a speech-to-text server")
-        program = programs[0]
+        program = remote.described_program(self.uri, remote.CONNECT_TIMEOUT_S + self.reply_timeout_s, "asr",
+                                           "speech recognition: point [asr] uri at a speech-to-text server")
         self.server = f"{program.name} {program.version or ''}".strip()
         self.streams_text = bool(program.supports_transcript_streaming)
 

@@ -42,16 +42,8 @@ class WyomingTtsEngine(TtsEngine):
 
     def check(self) -> None:
         """Ask the server what it is (blocking). Raises RemoteEngineError."""
-        timeout = remote.CONNECT_TIMEOUT_S + self.reply_timeout_s
-        try:
-            info = remote.loop_thread().call(remote.describe(self.uri), timeout)
-        except Exception as error:  # noqa: BLE001 — every failure becomes one line
-            raise remote.explain(error, self.uri, "description", timeout) from None
-        programs = [program for program in info.tts if program.installed] or info.tts
-        if not programs:
-            raise remote.RemoteEngineError(f"the Wyoming server at {self.uri} offers no speech synthesis: "
-                                           "point [tts] uri at a text-to-speech server", DOWN)
-        program = programs[0]
+        program = remote.described_program(self.uri, remote.CONNECT_TIMEOUT_S + self.reply_timeout_s, "tts",
+                                           "speech synthesis: point [tts] uri at a text-to-speech server", DOWN)
         self.server = f"{program.name} {program.version or ''}".strip()
         self.streams_text = bool(program.supports_synthesize_streaming)
 
