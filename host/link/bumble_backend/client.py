@@ -344,7 +344,9 @@ class BumbleBleakClient(BaseBleakClient):
                 if not flowed.done():
                     flowed.set_result(None)
 
-            queue.once("flow", on_flow)
+            # `on`, not `once`: a `once` listener that has fired is gone, and removing it while other listeners
+            # remain raised KeyError(on_flow): the frame that had waited for room was "not sent" (found by the soak).
+            queue.on("flow", on_flow)
             try:
                 await connection.cancel_on_disconnection(flowed)
             finally:
