@@ -92,14 +92,20 @@ def described_program(uri: str, timeout_s: float, kind: str, missing: str, spoke
     """The first program of `kind` ("asr" or "tts") the server offers (installed ones first), asked with `describe`
     (blocking, off the event loop). Raises RemoteEngineError: the server is down, slow, or offers no such program
     (`missing` says so, `spoken` is said in the ear)."""
-    try:
-        info = loop_thread().call(describe(uri), timeout_s)
-    except Exception as error:  # noqa: BLE001 — every failure becomes one line
-        raise explain(error, uri, "description", timeout_s) from None
+    info = call(describe(uri), uri, "description", timeout_s)
     programs = [program for program in getattr(info, kind) if program.installed] or getattr(info, kind)
     if not programs:
         raise RemoteEngineError(f"the Wyoming server at {uri} offers no {missing}", *([spoken] if spoken else []))
     return programs[0]
+
+
+def call(coroutine: Coroutine[Any, Any, T], uri: str, what: str, timeout_s: float) -> T:
+    """Run a request to the server at `uri` on the shared client loop and wait for it (blocking, from a worker
+    thread) at most `timeout_s`. Raises RemoteEngineError: one line saying what failed and what to do."""
+    try:
+        return loop_thread().call(coroutine, timeout_s)
+    except Exception as error:  # noqa: BLE001 — every failure becomes one line
+        raise explain(error, uri, what, timeout_s) from None
 
 
 def explain(error: BaseException, uri: str, what: str, timeout_s: float) -> RemoteEngineError:

@@ -52,10 +52,7 @@ class WyomingAsrEngine(AsrEngine):
         """Blocking: call it off the event loop. Raises RemoteEngineError (down, slow, error)."""
         self.runs += 1
         timeout = self.timeout_s(pcm)
-        try:
-            text = remote.loop_thread().call(self.transcribe_async(pcm), timeout)
-        except Exception as error:  # noqa: BLE001 — every failure becomes one line
-            raise remote.explain(error, self.uri, "transcript", timeout) from None
+        text = remote.call(self.transcribe_async(pcm), self.uri, "transcript", timeout)
         self.answered = True
         return text
 

@@ -50,10 +50,7 @@ class WyomingTtsEngine(TtsEngine):
     def _synthesize(self, text: str) -> bytes:
         """On the worker thread (blocking callers such as the warm-up)."""
         timeout = self.timeout_s
-        try:
-            audio = remote.loop_thread().call(self.request(text), timeout)
-        except Exception as error:  # noqa: BLE001 — every failure becomes one line
-            raise remote.explain(error, self.uri, "audio", timeout) from None
+        audio = remote.call(self.request(text), self.uri, "audio", timeout)
         self.answered = True
         return audio
 
