@@ -55,25 +55,20 @@ def clips(engines) -> list[bytes]:
     return (spoken + [pcm for _, pcm in human_questions()])[:CLIPS]
 
 
-def time_recognition(engine, audio: list[bytes], rounds: int) -> list[float]:
+def time_calls(call, inputs: list, rounds: int) -> list[float]:
+    """Milliseconds per `call(x)`, for every input, `rounds` times over."""
     samples = []
     for _ in range(rounds):
-        for pcm in audio:
+        for x in inputs:
             started = time.perf_counter()
-            engine.transcribe(pcm)
+            call(x)
             samples.append((time.perf_counter() - started) * 1000)
     return samples
 
 
 def time_synthesis(engine, rounds: int) -> list[float]:
     engine.synthesize(SENTENCES[0])  # warm-up: the server loads its voice on the first request
-    samples = []
-    for _ in range(rounds):
-        for text in SENTENCES:
-            started = time.perf_counter()
-            engine.synthesize(text)
-            samples.append((time.perf_counter() - started) * 1000)
-    return samples
+    return time_calls(engine.synthesize, SENTENCES, rounds)
 
 
 def voices(folder: Path, rounds: int) -> dict:
@@ -138,8 +133,8 @@ def run(budget_s: float, quick: bool = False, out_dir: Path | None = None) -> di
             rounds = 1 if quick else ROUNDS
             in_process, through = [], []
             for pcm in audio * rounds:  # alternating: both see the same load
-                in_process += time_recognition(local, [pcm], 1)
-                through += time_recognition(remote, [pcm], 1)
+                in_process += time_calls(local.transcribe, [pcm], 1)
+                through += time_calls(remote.transcribe, [pcm], 1)
             server_ms = [1000 * float(s) for s in SERVER_TIME.findall(server.log_path.read_text())][-len(through):]
             hops = [t - s for t, s in zip(through, server_ms)]
             synthesis = voices(Path(scratch), rounds)
