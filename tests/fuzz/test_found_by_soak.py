@@ -60,3 +60,80 @@ def test_a_damaged_bond_file_is_named_in_one_line(isolated_home, damage):
         asyncio.run(has_bond("F1:00:00:00:00:01"))
     assert isinstance(raised.value, LinkRefusedError)  # the link gives up at once instead of retrying forever
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
+
+
+class _Ear:
+    """Just what the reminder bell reads of an EarbudRunner: its name, link, whether it is busy, and what it says."""
+
+    def __init__(self, name: str, connected: bool = True):
+        from types import SimpleNamespace
+
+        self.said: list[str] = []
+        self.device = SimpleNamespace(name=name)
+        self.link = SimpleNamespace(connected=connected)
+        voice = SimpleNamespace(start=lambda text, why: self.said.append(text))
+        self.session = SimpleNamespace(listening=False, replying=False, voice=voice)
+
+
+async def _ring_for(reminders, runners: dict, seconds: float, **options) -> None:
+    import asyncio
+
+    from host.bridge.reminder_bell import ring_reminders
+
+    task = asyncio.create_task(ring_reminders(reminders, runners, check_every_s=0.02, **options))
+    await asyncio.sleep(seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_reminder_that_cannot_be_recorded_as_rung_rings_once(tmp_path, caplog):
+    """Found by the soak: with the data disk full a reminder rang, marking it rung failed, and it rang again 30 s
+    later (and its "rung" line was never logged)."""
+    import asyncio
+    from datetime import datetime, timedelta
+
+    from host.companion.reminders import ReminderStore
+
+    class FullDisk(ReminderStore):
+        def mark_rung(self, reminder_id, now=None):
+            raise MemoryStoreError(f"{self.path}: database or disk is full; check the file and its folder")
+
+    caplog.set_level("INFO", logger="host.bridge.reminder_bell")
+    reminders = FullDisk(tmp_path / "companion.sqlite3")
+    reminder = reminders.add("stretch my legs", datetime.now().astimezone() - timedelta(seconds=1), "Left")
+    ear = _Ear("Left")
+    import host.bridge.reminder_bell as bell
+
+    waited, bell.AFTER_ERROR_S = bell.AFTER_ERROR_S, 0.05  # the bell retries soon, as it would after 30 s
+    try:
+        asyncio.run(_ring_for(reminders, {"L": ear}, 0.5))
+    finally:
+        bell.AFTER_ERROR_S = waited
+    assert len(ear.said) == 1, ear.said
+    assert f"Left: reminder {reminder.id} rung" in caplog.text and "disk is full" in caplog.text
+
+
+def test_a_reminder_waits_for_its_own_earbud_through_a_reconnection(tmp_path):
+    """Found by the soak: a reminder due while its earbud's link was being re-made (half a second) rang in another
+    earbud's ear, which was deaf to its wearer's question meanwhile."""
+    import asyncio
+    from datetime import datetime, timedelta
+
+    from host.companion.reminders import ReminderStore
+
+    reminders = ReminderStore(tmp_path / "companion.sqlite3")
+    reminders.add("stretch my legs", datetime.now().astimezone() - timedelta(seconds=1), "Left")
+    left, right = _Ear("Left", connected=False), _Ear("Right")
+
+    async def blip():
+        ringing = asyncio.create_task(_ring_for(reminders, {"L": left, "R": right}, 0.6, fallback_after_s=5.0))
+        await asyncio.sleep(0.3)
+        left.link.connected = True  # back
+        await ringing
+
+    asyncio.run(blip())
+    assert (len(left.said), len(right.said)) == (1, 0)
+    reminders.add("drink water", datetime.now().astimezone() - timedelta(seconds=1), "Left")
+    left.link.connected = False  # gone for good: after the wait it rings where it can be heard
+    asyncio.run(_ring_for(reminders, {"L": left, "R": right}, 0.5, fallback_after_s=0.2))
+    assert (len(left.said), len(right.said)) == (1, 1)
