@@ -26,6 +26,8 @@ class LoadShedder:
         self.smoothing = smoothing
         self._streams: list[weakref.ref] = []  # in the order they started: the last ones are shed first
         self.shed_blocks: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()  # per stream
+        self._positions: dict[int, int] | None = None  # id(stream) -> its place in the start order (None: stale)
+        self._live = 0
         self._shed = 0  # how many of the newest streams are shed
         self._lag = 0.0
         self._busy = 0.0
@@ -36,13 +38,23 @@ class LoadShedder:
     def add(self, stream: object) -> None:
         """A stream starts (any object standing for one earbud's audio; kept weakly, so it leaves on its own)."""
         live = [ref for ref in self._streams if ref() is not None]
-        self._streams = live if any(ref() is stream for ref in live) else live + [weakref.ref(stream)]
+        if not any(ref() is stream for ref in live):
+            live.append(weakref.ref(stream, self._gone))
+        self._streams = live
+        self._positions = None
+
+    def _gone(self, _ref: weakref.ref) -> None:
+        self._positions = None
 
     def scored(self, stream: object) -> bool:
-        """Whether `stream`'s next block is scored (False: it is shed, and counted)."""
-        live = [ref() for ref in self._streams if ref() is not None]
-        position = next((i for i, other in enumerate(live) if other is stream), None)
-        if position is None or position < max(1, len(live) - self._shed):
+        """Whether `stream`'s next block is scored (False: it is shed, and counted). Called for every 80 ms block
+        of every earbud: the order is worked out again only when a stream starts or ends."""
+        if self._positions is None:
+            live = [ref() for ref in self._streams if ref() is not None]
+            self._positions = {id(other): i for i, other in enumerate(live)}
+            self._live = len(live)
+        position = self._positions.get(id(stream))
+        if position is None or position < max(1, self._live - self._shed):
             return True
         self.shed_blocks[stream] = self.shed_blocks.get(stream, 0) + 1
         return False

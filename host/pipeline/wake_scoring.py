@@ -15,6 +15,8 @@ runs once for all streams. The numbers of the first grid are exactly openWakeWor
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 FRAME_SAMPLES = 1280  # one 80 ms block
@@ -53,6 +55,7 @@ class WakeScorer:
         self._wakeword_input = self._wakeword.get_inputs()[0].name
         self._initial_features = openwakeword_model.preprocessor.feature_buffer
         self.second_grid_starts = 0  # how often the second grid was started (its cost)
+        self._counting = threading.Lock()  # a batch may be scored in pieces on two threads
 
     def new_stream(self) -> WakeStream:
         return WakeStream(self._initial_features)
@@ -98,7 +101,8 @@ class WakeScorer:
 
     def _start_second_grid(self, streams: list[WakeStream], second_scores: dict[int, float]) -> None:
         """The second grid's last 16 embeddings from each stream's melspectrogram history, in one inference."""
-        self.second_grid_starts += len(streams)
+        with self._counting:
+            self.second_grid_starts += len(streams)
         windows = [_second_window(stream.mel, back) for stream in streams for back in range(FEATURE_WINDOW - 1, -1, -1)]
         embeddings = self._embed(windows).reshape(len(streams), FEATURE_WINDOW, -1)
         for stream, features in zip(streams, embeddings):

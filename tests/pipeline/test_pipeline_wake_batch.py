@@ -122,7 +122,7 @@ def test_a_stream_behind_the_others_is_scored_in_order(jarvis, speech):
     other.features = one.features.copy()
     blocks = [audio[i: i + FRAME_SAMPLES] for i in range(0, audio.size - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
     expected = [batcher.score([(one, block)])[0] for block in blocks]
-    detector = BatchedWakeDetector(batcher, startup_guard_s=0.0, max_pending=len(blocks))
+    detector = BatchedWakeDetector(batcher, startup_guard_s=0.0)
     detector.stream.features = other.features.copy()
     got: list[float] = []
     deliver = detector._deliver
@@ -159,3 +159,23 @@ def test_batched_detectors_report_the_detections_of_plain_ones(jarvis, speech):
     batcher.close()
     assert found == expected
     assert batcher.stats["largest_batch"] >= 2  # the streams really were scored together
+
+
+def test_a_large_batch_scored_on_two_threads_gives_the_scores_of_one_piece(jarvis, speech):
+    """Past SPLIT_FROM streams a round is split over two threads; every stream must still get its own scores."""
+    audio = streams_audio(speech) * 4  # 12 streams: the wake word, talk and noise, four times each
+    split, whole = WakeBatcher(jarvis, threads=2), WakeBatcher(jarvis, threads=1)
+    assert len(audio) >= split.SPLIT_FROM
+    split_streams = [split.new_stream() for _ in audio]
+    whole_streams = [whole.new_stream() for _ in audio]
+    for a, b in zip(split_streams, whole_streams):
+        b.features = a.features.copy()
+    got, expected = [], []
+    for offset in range(0, audio[0].size - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        blocks = [a[offset: offset + FRAME_SAMPLES] for a in audio]
+        got.append(split.score(list(zip(split_streams, blocks))))
+        expected.append(whole.score(list(zip(whole_streams, blocks))))
+    split.close()
+    whole.close()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert max(max(row) for row in got) > 0.5  # the wake word streams really were heard
