@@ -19,6 +19,9 @@ def summary(report: dict) -> str:
         "faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(report["faults_by_kind"].items())),
         f"questions: {q['answered']}/{q['asked']} answered"
         + (f"; missed: {json.dumps(q['missed'][:5])}" if q["missed"] else ""),
+        f"not counted: {len(q['talked_over_by_a_reminder'])} said while a reminder rang in that ear, "
+        f"{len(q['wake_rejected_by_verification'])} wake words rejected by [wake] verify"
+        + (f" {json.dumps(q['wake_rejected_by_verification'][:5])}" if q["wake_rejected_by_verification"] else ""),
         f"quiet: {report['quiet']['frames_processed_while_quiet']} frames processed while quiet",
         f"reminders due after a kill: {report['reminders']['rung']}/{report['reminders']['due']} rung"
         f" (max {report['reminders']['max_late_s']} s late)",

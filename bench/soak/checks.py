@@ -7,6 +7,7 @@ from datetime import datetime
 
 ANSWER_WINDOW_S = 20.0  # a question's answer (or spoken error) must start within this of its end
 FAULT_MARGIN_S = (3.0, 8.0)  # a question this close before/after a fault window does not count
+REMINDER_SPEAKS_S = 6.0  # a reminder rung this long before a question began may still be speaking over it
 WEDGE_S = 10.0  # audio arriving but not processed this long: a wedged session (issue 16's finding 5)
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ \w+: (.*)$")
 
@@ -47,6 +48,14 @@ def questions(loops, names, slow, samples, windows, events, start, end) -> dict:
                for name in names}
     links = {name: [(t, not message.startswith(f"{name} disconnected")) for t, message in events
                     if message.startswith((f"{name} connected (", f"{name} disconnected"))] for name in names}
+    # Misses with a logged reason outside the question's control, counted apart (not as asked): a reminder rang in
+    # that ear as the question began (the mic is deaf while the earbud speaks: the wearer talked over it), or the
+    # wake word was detected and then rejected by its verification ([wake] verify: an accuracy matter, measured by
+    # bench listening; listed here so it stays visible).
+    rang = {name: [t for t, m in events if m.startswith(f"{name}: reminder ") and " rung" in m] for name in names}
+    rejected = {name: [t for t, m in events if m.startswith(f"{name}: wake word ") and " rejected" in m]
+                for name in names}
+    talked_over, wake_rejected = [], []
     asked, answered, missed = 0, 0, []
     for name, loop in zip(names, loops):
         worlds = sorted({row["earbuds"][name]["mic_started_at"] for row in slow
@@ -72,16 +81,24 @@ def questions(loops, names, slow, samples, windows, events, start, end) -> dict:
                         continue
                     if _overlaps(q0, q1 + 15.0, windows, *FAULT_MARGIN_S):
                         continue
-                    asked += 1
                     hit = next((t for t in answers[name] if q0 <= t <= q1 + ANSWER_WINDOW_S and t not in used), None)
+                    where = {"earbud": name, "at": round(q0 - start, 1), "said": text}
+                    if hit is None and any(q0 - REMINDER_SPEAKS_S <= t <= q1 for t in rang[name]):
+                        talked_over.append(where)
+                        continue
+                    if hit is None and any(q0 <= t <= q1 + ANSWER_WINDOW_S for t in rejected[name]):
+                        wake_rejected.append(where)
+                        continue
+                    asked += 1
                     if hit is None:
-                        missed.append({"earbud": name, "at": round(q0 - start, 1), "said": text})
+                        missed.append(where)
                     else:
                         used.add(hit)
                         answered += 1
                 base += loop["period_s"]
     ratio = answered / asked if asked else None
     return {"asked": asked, "answered": answered, "ratio": ratio, "missed": missed[:20],
+            "talked_over_by_a_reminder": talked_over[:20], "wake_rejected_by_verification": wake_rejected[:20],
             "ok": asked > 0 and answered == asked}
 
 

@@ -28,7 +28,11 @@ ROLES = (
     Role("reminders", ("Hey Jarvis, remind me in one minute to stretch my legs.",), 34.0),
     Role("memories", ("Hey Jarvis, remember that my locker number is forty two.",
                       "Hey Jarvis, what time is it?"), 16.0),
-    Role("quiet", ("Hey Jarvis, what time is it?", "Hey Jarvis, what time is it?", "Hey Jarvis, go quiet."), 14.0),
+    # "Please stop listening." (the quiet skill's words): espeak's "go quiet" reached Moonshine as "Don't lie." 23
+    # times in a 50-minute soak; this phrase was recognized at every cut point after the wake word (20 of 20 tried,
+    # against 7 of 20 for "go quiet").
+    Role("quiet", ("Hey Jarvis, what time is it?", "Hey Jarvis, what time is it?",
+                   "Hey Jarvis, please stop listening."), 14.0),
 )
 
 # Faults the soak injects itself (link cuts come from the radio's own schedule: --disconnect-every-s).
