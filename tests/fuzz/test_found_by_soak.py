@@ -137,3 +137,24 @@ def test_a_reminder_waits_for_its_own_earbud_through_a_reconnection(tmp_path):
     left.link.connected = False  # gone for good: after the wait it rings where it can be heard
     asyncio.run(_ring_for(reminders, {"L": left, "R": right}, 0.5, fallback_after_s=0.2))
     assert (len(left.said), len(right.said)) == (1, 1)
+
+
+def test_the_soak_lists_a_question_said_over_a_reminder_or_rejected_by_verification_apart():
+    """The soak's judgment: a question unanswered because a reminder was ringing in that ear when it began (the mic
+    is deaf while the earbud speaks), or because [wake] verify rejected its wake word, is listed with its reason;
+    any other unanswered question is a loss."""
+    from bench.soak import checks
+
+    world = 1_000_000.0
+    loop = {"period_s": 20.0, "phrases": [(2.0, 2.0, "Hey Jarvis, what time is it?")], "role": "clock"}
+    slow = [{"t": world + s, "pid": 1, "rss": 1, "earbuds": {"E": {"mic_started_at": world}}} for s in range(0, 100)]
+    events = [(world - 0.5, "E connected (MTU 517, firmware 0.1.0)"),
+              (world + 5.0, "E heard: 'What time is it?' -> \"It's 4 AM.\""),  # loop 0: answered
+              (world + 20.5, "E: reminder 3 rung"),  # loop 1: a reminder rang as it began
+              (world + 42.8, "E: wake word hey_jarvis_v0.1 (score 0.87) rejected: the recognizer did not hear it"),
+              (world + 65.0, "E heard: 'What time is it?' -> \"It's 4 AM.\"")]  # loop 3: answered; loop 4: lost
+    result = checks.questions([loop], ["E"], slow, [], [], events, world - 10.0, world + 120.0)
+    assert [q["at"] for q in result["talked_over_by_a_reminder"]] == [32.0]
+    assert [q["at"] for q in result["wake_rejected_by_verification"]] == [52.0]
+    assert (result["asked"], result["answered"], [q["at"] for q in result["missed"]]) == (3, 2, [92.0])
+    assert not result["ok"]
