@@ -38,6 +38,7 @@ PARTS = {
     "soak": "bench.bench_soak",  # reliability: a 3-minute soak with faults (make soak runs the long one)
     "listening": "bench.bench_listening",  # wake word: detection, false accepts on ~3 h of negatives, verification
     "barge_in": "bench.bench_barge_in",  # interrupting a reply by voice with the earbud's echo path on
+    "noise": "bench.bench_noise",  # noise suppression: wake word and recognition at 10 and 5 dB SNR, per engine
 }
 TOTAL_BUDGET_S = 3600.0  # `make bench` finishes within an hour on 2 cores (conversation 10 min, listening up to 15)
 MIN_PART_BUDGET_S = 1.0

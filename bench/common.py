@@ -34,6 +34,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "listening": ("wake_detection_rate", "false_accepts_per_hour", "false_accepts_per_hour_near_miss", "wake_rejected"),
     "wearer_only": ("false_accept_rate", "false_reject_rate"),
     "barge_in": ("barge_in", "echo_return_loss_db"),
+    "noise": ("wake_rate_by_engine", "wer_by_engine", "cpu_ms_per_audio_s", "delay_ms"),
     "wyoming": ("asr_ms_p50", "asr_ms_p95", "in_process_asr_ms_p50", "in_process_asr_ms_p95"),
     "reliability": ("faults_injected", "turns_answered_ratio", "reconnect_s_p95", "rss_growth_ratio", "data_lost"),
     "machine": ("cores", "cpu_model", "date"),
