@@ -14,6 +14,7 @@ Section `barge_in` (the `listening` section's keys, kept apart so the wake-word 
     barge_in.wake_during_reply_rate  wake words said over a reply that were detected (and stopped it)
     echo_return_loss_db            how much AEC3 took out of the mic's audio while the reply sounded (ERLE; the
                                    words said over it count too, so this is a lower bound for the echo alone)
+    echo_return_loss_db_linear     the same for the linear canceller (what the recognizer and the wake word hear)
 plus raw counts: stops_detected/stops_spoken, wakes_detected/wakes_spoken, false_stops/backchannels_spoken.
 
     .venv/bin/python -m bench.bench_barge_in [--quick] [--json] [--dump DIR]
@@ -100,7 +101,7 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
 
     mic, cycles = build_mic(engines, plan(quick))
     stops: list[float] = []  # wall time each StopPlayback was acknowledged by the earbud
-    recorded: dict[str, list[bytes]] = {"near": [], "far": [], "out": []}
+    recorded: dict[str, list[bytes]] = {"near": [], "far": [], "out": [], "linear": []}
     with tempfile.TemporaryDirectory(prefix="earpiece-bench-barge-in-") as scratch:
         workdir = Path(scratch)
         write_wav(workdir / "mic.wav", mic)
@@ -128,31 +129,36 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
 
             runner.session.stop_words._transcribe = transcribe_and_keep
             if dump is not None:
-                process = runner.echo.canceller.process
+                process = runner.echo.canceller.process_both
 
-                def process_and_keep(near: bytes, far: bytes) -> bytes:
-                    out = process(near, far)
+                def process_and_keep(near: bytes, far: bytes) -> tuple[bytes, bytes]:
+                    out, linear = process(near, far)
                     recorded["near"].append(near)
                     recorded["far"].append(far)
                     recorded["out"].append(out)
-                    return out
+                    recorded["linear"].append(linear)
+                    return out, linear
 
-                runner.echo.canceller.process = process_and_keep
+                runner.echo.canceller.process_both = process_and_keep
             stats = system.earbuds[0].read_stats()
             while not stats.get("mic_started_at"):
                 await asyncio.sleep(0.1)
                 stats = system.earbuds[0].read_stats()
             started = stats["mic_started_at"]
             await asyncio.sleep(max(0.0, started + cycles[-1].next_at - time.time()) + 0.5)
-            erle = runner.echo.echo_return_loss_db()
+            erle = runner.echo.echo_return_loss_db(), runner.echo.echo_return_loss_db(linear=True)
             earbud = {key: system.earbuds[0].read_stats().get(key) for key in ("speaker_underruns", "mic_overruns")}
             session_stats, echo_stats = dict(runner.session.stats), dict(runner.echo.stats)
+            linear = runner.echo.canceller.linear
+            echo_stats.update(linear_copies=linear.copies, linear_resets=linear.resets,
+                              linear_delay_changes=linear.delays.changes)
             stop_word_stats = dict(runner.session.stop_words.stats)
         if dump is not None:
             dump.mkdir(parents=True, exist_ok=True)
             write_wav(dump / "mic.wav", mic)
             write_wav(dump / "mic_while_replying.wav", b"".join(recorded["near"]))
             write_wav(dump / "cancelled.wav", b"".join(recorded["out"]))
+            write_wav(dump / "linear.wav", b"".join(recorded["linear"]))
             write_wav(dump / "reference.wav", b"".join(recorded["far"]))
             (dump / "speaker.wav").write_bytes((workdir / "speaker.wav").read_bytes())
     return analyse(cycles, started, stops, erle, {"session": session_stats, "uplink": echo_stats,
@@ -160,7 +166,8 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
                    heard)
 
 
-def analyse(cycles: list[Cycle], started: float, stops: list[float], erle: float | None, counters: dict,
+def analyse(cycles: list[Cycle], started: float, stops: list[float], erle: tuple[float | None, float | None],
+            counters: dict,
             heard: list[tuple[float, str]] = ()) -> dict:
     latencies: list[float] = []
     counts = {"stops_spoken": 0, "stops_detected": 0, "wakes_spoken": 0, "wakes_detected": 0,
@@ -183,7 +190,8 @@ def analyse(cycles: list[Cycle], started: float, stops: list[float], erle: float
         "barge_in": {"stop_latency_ms_p50": round_or_none(percentile(latencies, 50), 0),
                      "stop_latency_ms_p95": round_or_none(percentile(latencies, 95), 0),
                      "wake_during_reply_rate": round_or_none(rate, 3), **counts},
-        "echo_return_loss_db": round_or_none(erle, 1),
+        "echo_return_loss_db": round_or_none(erle[0], 1),
+        "echo_return_loss_db_linear": round_or_none(erle[1], 1),
         "per_cycle": per_cycle, "counters": counters,
     }}
 

@@ -2,6 +2,7 @@
 
     DownlinkPacer ──frame_sent(frame, plays_at)──► PlayedAudio (what plays when, on the host's clock)
     earbud mic ──PCM──► EchoCancelledUplink.cancel ──(mic, reference)──► EchoCanceller ──► the session
+                                                                           └─ linear output ──► `recent_linear`
 
 The pacer knows when each frame it sends will play (its estimate of the earbud's buffer). `PlayedAudio` keeps the
 decoded frames on that timeline, contiguous as the earbud plays them. The mic's audio reaches the bridge a little
@@ -35,7 +36,7 @@ ECHO_AFTER_S = 0.8  # the mic's audio is cancelled until this long after the las
 # inside AEC3's 0-0.5 s.
 LEAD_S = 0.2
 RESYNC_S = 0.5
-RAW_KEPT_CHUNKS = 150  # of the mic's audio before cancelling (3 s of 20 ms chunks): for `recent_raw`
+LINEAR_KEPT_CHUNKS = 150  # of the linear canceller's output (3 s of 20 ms chunks): for `recent_linear`
 # A chunk arriving this much earlier than the timeline says moves the timeline (less: jitter, which the lead covers;
 # every move is a jump AEC3 must follow).
 EARLIER_S = 0.03  # mic audio arriving this much later than the timeline expects: audio was lost, line up again
@@ -98,7 +99,9 @@ class EchoCancelledUplink:
         self._clock = clock
         self._anchor: float | None = None  # capture time of mic sample 0, by the fastest arrival seen
         self._samples = 0  # mic samples since the anchor
-        self._raw: deque[bytes] = deque(maxlen=RAW_KEPT_CHUNKS)  # the mic's last seconds, as they came
+        # The mic's last seconds with only the linear canceller's echo estimate taken out (as they came, when nothing
+        # played), each chunk as long as the one `cancel` returned for it.
+        self._linear: deque[bytes] = deque(maxlen=LINEAR_KEPT_CHUNKS)
         self.stats = {"cancelled_chunks": 0, "passed_chunks": 0, "resyncs": 0, "lined_up_earlier": 0}
 
     # The pacer's observer interface.
@@ -111,24 +114,27 @@ class EchoCancelledUplink:
     def cancel(self, pcm: bytes) -> bytes:
         """One chunk of the mic's audio as it arrives (16 kHz int16): its echo-free version."""
         n = len(pcm) // 2
-        self._raw.append(pcm)
         now = self._clock()
         start = self._line_up(now, n) + LEAD_S
         if start > self.played.end + ECHO_AFTER_S:
             self.stats["passed_chunks"] += 1
+            self._linear.append(pcm)
             return pcm
         self.stats["cancelled_chunks"] += 1
-        return self.canceller.process(pcm, self.played.read(start, n).astype("<i2").tobytes())
+        cancelled, linear = self.canceller.process_both(pcm, self.played.read(start, n).astype("<i2").tobytes())
+        self._linear.append(linear)
+        return cancelled
 
-    def echo_return_loss_db(self) -> float | None:
-        return self.canceller.echo_return_loss_db()
+    def echo_return_loss_db(self, linear: bool = False) -> float | None:
+        return self.canceller.echo_return_loss_db(linear)
 
-    def recent_raw(self, n_bytes: int) -> bytes:
-        """The mic's last `n_bytes` before cancelling: while the wearer talks over the reply AEC3 also dents their
-        voice, and the wake word is heard better in the raw audio, under the echo (bench/bench_barge_in.py)."""
+    def recent_linear(self, n_bytes: int) -> bytes:
+        """The last `n_bytes` the uplink returned, as the linear canceller alone left them: while the wearer talks
+        over the reply AEC3 also dents their voice; here it is whole, under what is left of the echo (the wake word
+        and the stop-word recognizer hear this; bench/bench_barge_in.py)."""
         out: list[bytes] = []
         total = 0
-        for chunk in reversed(self._raw):
+        for chunk in reversed(self._linear):
             if total >= n_bytes:
                 break
             out.append(chunk)

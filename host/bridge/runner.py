@@ -55,8 +55,8 @@ class EarbudRunner:
             is_quiet=lambda: self.link.quiet,  # the link's gate: set by _apply_quiet from the quiet controller
             echo_cancelled=self.echo is not None,
         )
-        if self.echo is not None:  # over a reply, the wake word hears the mic's audio before cancelling
-            self.session.stop_words.raw_audio = self.echo.recent_raw
+        if self.echo is not None:  # over a reply, the wake word and the stop words hear the linear canceller too
+            self.session.stop_words.linear_audio = self.echo.recent_linear
         self.link.quiet = quiet.is_quiet(device.address)  # a restarted bridge picks up where the record says
         quiet.watch(device.address, self._apply_quiet)
         self.reply_streams_sent_at: deque[float] = deque(maxlen=64)  # wall time each reply stream began leaving

@@ -5,6 +5,10 @@ into short voiced stretches; each stretch that ends within `MAX_SEGMENT_S` is re
 loaded (Moonshine: a short stretch is an encoder pass and a few decoder steps), and `is_stop_command` decides
 whether it was a stop command. Longer stretches (the wearer talking to someone, or residual echo) are not
 commands and are not recognized at all. Nothing heard is kept or logged.
+
+Two versions of the same audio: the VAD hears AEC3's output (nearly no echo left, so a voiced stretch is the
+wearer), the recognizer first the linear canceller's (`linear_audio`: the wearer's voice whole, which AEC3 dents,
+under a little echo), then, if that was no stop command, AEC3's.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from host.pipeline.messages import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 STOP_PHRASES = frozenset({"stop", "stop it", "stop talking", "stop that", "never mind", "nevermind", "quiet",
-                          "be quiet", "cancel", "enough", "that's enough", "shut up"})
+                          "be quiet", "cancel", "enough", "that's enough", "shut up",
+                          "never minds", "never minded"})  # how the recognizer heard "never mind" over a reply
 # Said around a command without changing it ("okay, stop", "stop please"); alone they are backchannels.
 FILLERS = frozenset({"okay", "ok", "please", "oh", "um", "uh", "hey", "jarvis", "just", "now", "alright", "no"})
 
@@ -32,15 +37,30 @@ FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
 START_FRAMES = 3  # voiced frames in a row that start a stretch
 END_FRAMES = 5  # unvoiced frames in a row that end it (100 ms: a stop word is said, then the speaker waits)
 PRE_ROLL_FRAMES = 5  # kept from before the start, so the first consonant is not cut
+# The linear canceller's version starts this much earlier still: AEC3 dents the voice's onset, so its VAD starts late.
+LINEAR_EARLIER_FRAMES = 5
 MIN_SEGMENT_S = 0.15
 MAX_SEGMENT_S = 1.5  # "never mind, please" fits; a sentence does not
 QUIET_PEAK = 330  # a frame whose loudest sample stays under -40 dBFS is silence whatever the VAD says
 
 
 def is_stop_command(text: str) -> bool:
-    """Whether a transcript is a stop command (a stop phrase, maybe with fillers around it)."""
-    words = [w for w in re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split() if w not in FILLERS]
-    return bool(words) and " ".join(words) in STOP_PHRASES
+    """Whether a transcript is a stop command (a stop phrase, maybe with fillers around it). On a short stretch the
+    recognizer sometimes repeats what it heard ("Stop. Stop.", "Never mind. Never mi"): repeats, whole or cut off,
+    count as the phrase once."""
+    phrases = [_words(part) for part in re.split(r"[.!?;,]", text)]
+    phrases = [words for words in phrases if words]
+    if not phrases:
+        return False
+    first = phrases[0]
+    if " ".join(first) not in STOP_PHRASES:
+        return False
+    return all(len(words) <= len(first) and words[:-1] == first[: len(words) - 1]
+               and first[len(words) - 1].startswith(words[-1]) for words in phrases[1:])
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split() if w not in FILLERS]
 
 
 class StopWords:
@@ -56,12 +76,12 @@ class StopWords:
         self._stretch: list[bytes] | None = None  # the voiced stretch being heard
         self._voiced_run = self._silent_run = 0
         self._task: asyncio.Task | None = None
-        self._waiting: bytes | None = None  # the latest stretch heard while another was being recognized
-        # The mic's audio before echo cancelling, if the uplink keeps it (n_bytes -> the last n_bytes): for the wake
-        # word (`uncancelled`). Stop words are recognized in the cancelled audio: in the raw audio the recognizer
-        # heard the reply's echo instead ("And on your own computer.") more often than the wearer.
-        self.raw_audio: Callable[[int], bytes] | None = None
-        self.stats = {"stretches": 0, "recognized": 0, "too_long": 0, "stops": 0}
+        self._waiting: tuple[bytes, bytes | None] | None = None  # the latest stretch heard meanwhile
+        # The mic's audio with only the linear canceller applied, if the uplink keeps it (n_bytes -> the last
+        # n_bytes, aligned with what `hear` was given): for the recognizer and the wake word (`uncancelled`). Not
+        # the raw audio: there the recognizer heard the reply's echo ("And on your own computer.") over the wearer.
+        self.linear_audio: Callable[[int], bytes] | None = None
+        self.stats = {"stretches": 0, "recognized": 0, "too_long": 0, "stops": 0, "stops_in_linear": 0}
 
     def reset(self) -> None:
         """Forget the audio heard so far (the reply ended, or quiet began)."""
@@ -95,32 +115,49 @@ class StopWords:
         if seconds > MAX_SEGMENT_S:
             self.stats["too_long"] += 1
         elif seconds >= MIN_SEGMENT_S:
-            audio = b"".join(stretch)
+            audio = (b"".join(stretch), self._linear_span((len(stretch) + LINEAR_EARLIER_FRAMES) * FRAME_BYTES))
             if self._task is None or self._task.done():
                 self._task = asyncio.get_running_loop().create_task(self._recognize(audio))
             else:  # one recognition at a time; the newest stretch waits (older waiting ones are dropped)
                 self._waiting = audio
 
-    async def _recognize(self, audio: bytes | None) -> None:
+    def _linear_span(self, n_bytes: int) -> bytes | None:
+        """The linear canceller's last `n_bytes` before the frames still pending (the stretch that just ended and
+        a little before it), if the uplink keeps them."""
+        if self.linear_audio is None:
+            return None
+        span = self.linear_audio(n_bytes + len(self._pending))
+        span = span[: len(span) - len(self._pending)]
+        return span if len(span) == n_bytes else None
+
+    async def _recognize(self, audio: tuple[bytes, bytes | None] | None) -> None:
         while audio is not None:
-            self.stats["recognized"] += 1
-            try:
-                text = await asyncio.to_thread(self._transcribe, audio)
-            except Exception:  # noqa: BLE001 — a failed recognition is a missed stop word, not a broken session
-                log.warning("stop-word recognition failed", exc_info=True)
-                text = ""
-            if is_stop_command(text):
-                self.stats["stops"] += 1
-                self._waiting = None
-                await self._on_stop(text)
-                return
+            cancelled, linear = audio
+            for version in (linear, cancelled):
+                if version is None:
+                    continue
+                text = await self._text(version)
+                if is_stop_command(text):
+                    self.stats["stops"] += 1
+                    self.stats["stops_in_linear"] += version is linear
+                    self._waiting = None
+                    await self._on_stop(text)
+                    return
             audio, self._waiting = self._waiting, None
 
+    async def _text(self, audio: bytes) -> str:
+        self.stats["recognized"] += 1
+        try:
+            return await asyncio.to_thread(self._transcribe, audio)
+        except Exception:  # noqa: BLE001 — a failed recognition is a missed stop word, not a broken session
+            log.warning("stop-word recognition failed", exc_info=True)
+            return ""
+
     def uncancelled(self, pcm: bytes) -> bytes:
-        """`pcm` (the chunk just heard) as it was before echo cancelling, when the uplink keeps that: the wake word
-        over a reply is heard better there too (AEC3 dents the wearer's voice during double talk)."""
-        raw = self.raw_audio(len(pcm)) if self.raw_audio is not None else b""
-        return raw if len(raw) == len(pcm) else pcm
+        """`pcm` (the chunk just heard) as the linear canceller alone left it, when the uplink keeps that: the wake
+        word over a reply is heard better there too (AEC3 dents the wearer's voice during double talk)."""
+        whole = self.linear_audio(len(pcm)) if self.linear_audio is not None else b""
+        return whole if len(whole) == len(pcm) else pcm
 
     def pending(self) -> list[asyncio.Task]:
         return [self._task] if self._task is not None and not self._task.done() else []

@@ -7,6 +7,7 @@ import pytest
 
 from host.bridge.echo_reference import EchoCancelledUplink, PlayedAudio
 from host.pipeline.echo_cancel import EchoCanceller
+from host.pipeline.linear_echo import LinearEchoCanceller
 from host.pipeline.stop_words import StopWords, is_stop_command
 from protocol.audio import CODEC_ADPCM, FrameEncoder
 
@@ -94,7 +95,9 @@ def test_the_uplink_lines_up_on_the_fastest_arrival(reply):
 
 @pytest.mark.parametrize("text, stops", [("Stop.", True), ("Okay, stop!", True), ("Never mind.", True),
                                          ("Be quiet.", True), ("Hey Jarvis, stop.", True), ("Uh-huh.", False),
-                                         ("Okay.", False), ("Mm-hmm.", False), ("Stop the timer.", False), ("", False)])
+                                         ("Okay.", False), ("Mm-hmm.", False), ("Stop the timer.", False), ("", False),
+                                         ("Stop. Stop.", True), ("Never mind. Never mi", True),
+                                         ("Stop. Go on.", False), ("Stop, the timer.", False)])
 def test_stop_commands(text, stops):
     assert is_stop_command(text) is stops
 
@@ -114,3 +117,78 @@ def test_stop_words_spotted_by_the_recognizer_backchannels_not(engines, speech):
     assert asyncio.run(run("stop")) and asyncio.run(run("never mind"))
     assert not asyncio.run(run("uh-huh")) and not asyncio.run(run("okay"))
     assert not asyncio.run(run("The weather will be mild today with a little rain in the afternoon."))
+
+
+def _room(far: np.ndarray, lag_s: float, gain_db: float) -> np.ndarray:
+    """The simulated earbud's room (device_sim/echo_path.py: a direct path and a 150 ms tail), `lag_s` late."""
+    from device_sim.echo_path import room_response
+
+    echo = np.convolve(far, room_response(150))[: len(far)] * 10 ** (gain_db / 20)
+    return np.concatenate([np.zeros(int(lag_s * RATE)), echo])[: len(far)]
+
+
+def _linear(near: np.ndarray, far: np.ndarray) -> np.ndarray:
+    canceller = LinearEchoCanceller()
+    return np.concatenate([canceller.process(near[i:i + 160], far[i:i + 160]) for i in range(0, len(near) - 159, 160)])
+
+
+def test_the_linear_canceller_removes_the_echo_and_keeps_the_voice_said_over_it(reply, speech):
+    """Where AEC3 dents a word said over the reply, the linear canceller passes it whole (bench_echo_cancel)."""
+    echo = _room(reply, 0.22, -10)
+    voice = np.zeros_like(echo)
+    word = np.frombuffer(speech("never mind"), "<i2").astype(float)
+    at = int(len(echo) * 0.6)
+    voice[at: at + len(word)] = word[: len(echo) - at]
+    out = _linear(echo + voice, reply)
+    alone = slice(3 * RATE, at - RATE // 10)
+    erle = 10 * np.log10(np.sum(echo[alone] ** 2) / np.sum(out[alone] ** 2))
+    span = slice(at, at + len(word))
+    assert erle > 15, erle
+    assert np.corrcoef(voice[span], out[span])[0, 1] > 0.95
+
+
+def test_the_delay_estimator_follows_a_jump_of_the_reference(reply):
+    """The bridge's reference timeline can jump between sentences; the filter reads the reference from the new delay."""
+    half = len(reply) // 2
+    echo = np.concatenate([_room(reply[:half], 0.21, -10), _room(reply[half:], 0.25, -10)])
+    estimator = LinearEchoCanceller()
+    _ = [estimator.process(echo[i:i + 160], reply[i:i + 160]) for i in range(0, half - 159, 160)]
+    assert abs(estimator.delays.delay - 0.21 * RATE) < 40
+    for i in range(half, half + 2 * RATE, 160):
+        estimator.process(echo[i:i + 160], reply[i:i + 160])
+    assert abs(estimator.delays.delay - 0.25 * RATE) < 40
+
+
+def test_the_uplink_returns_both_versions_aligned(reply):
+    now = [10.0]
+    uplink = EchoCancelledUplink(clock=lambda: now[0])
+    for frame in _frames(_pcm(reply[: 2 * RATE])):
+        uplink.frame_sent(frame, 10.0)  # plays from 10.0 on, back to back
+    returned = b""
+    for i in range(0, RATE, 320):
+        now[0] += 0.02
+        returned += uplink.cancel(_pcm(reply[i:i + 320] * 0.3))
+    assert uplink.stats["cancelled_chunks"] == 50
+    assert len(uplink.recent_linear(len(returned))) == len(returned)
+
+
+def test_stop_words_recognize_the_linear_version_first(engines, speech):
+    """The VAD hears AEC3's output; the recognizer the linear canceller's audio of the same stretch (and before it)."""
+    async def run(cancelled: bytes, linear: bytes) -> list[str]:
+        heard: list[str] = []
+
+        async def on_stop(text: str) -> None:
+            heard.append(text)
+
+        spotter = StopWords(engines.asr.transcribe, on_stop)
+        spotter.linear_audio = lambda n: linear[:len(cancelled)][-n:]
+        spotter.hear(cancelled)
+        await asyncio.gather(*spotter.pending())
+        return heard
+
+    okay, stop = speech("okay"), speech("stop")
+    # What AEC3 left says "okay"; the linear canceller's audio of the same stretch says "stop".
+    length = max(len(okay), len(stop))
+    pad = lambda pcm: bytes(6400) + pcm + bytes(length - len(pcm) + 6400)  # noqa: E731
+    assert asyncio.run(run(pad(okay), pad(stop)))
+    assert not asyncio.run(run(pad(okay), pad(okay)))
