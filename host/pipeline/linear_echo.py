@@ -30,6 +30,8 @@ TAPS_S = 0.16  # room response covered after the direct echo (a room's tail is 4
 PARTITIONS = round(TAPS_S * RATE / BLOCK)
 PRE_S = 0.02  # the filter starts this much before the estimated delay (the estimate's error, the path's onset)
 STEP = 0.3  # NLMS step of the background filter (larger learns faster, misadjusts more in double talk)
+FIRST_STEP = 0.8  # ... while it learns the room: for the first FIRST_BLOCKS blocks the reference sounds in
+FIRST_BLOCKS = 300
 POWER_SMOOTHING = 0.9  # of the reference's per-bin power, per block
 ENERGY_SMOOTHING = 0.9  # of the two filters' error energies, per block (~100 ms)
 COPY_WHEN_BETTER_DB = 1.0  # the background's error this much under the foreground's: the foreground takes it
@@ -91,6 +93,7 @@ class LinearEchoCanceller:
         self._power = np.zeros(BINS)
         self._energy = np.zeros(2)  # smoothed error energy of background, foreground
         self._error_window = np.zeros(FFT)
+        self._learned = 0  # blocks adapted on with the reference sounding
         self.copies = self.resets = 0
 
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
@@ -126,7 +129,8 @@ class LinearEchoCanceller:
         # Proportionate: partitions that hold more of the echo path learn faster (Speex MDF's `prop`).
         size = np.sqrt(np.sum(np.abs(self._background) ** 2, axis=1)) + 1.0
         share = 0.9 * size / size.sum() + 0.1 / PARTITIONS
-        step = STEP / (self._power + 1e-3 * self._power.mean() + 1.0)
+        self._learned += np.sqrt(np.mean(self._window[BLOCK:] ** 2)) > ACTIVE_RMS
+        step = (FIRST_STEP if self._learned < FIRST_BLOCKS else STEP) / (self._power + 1e-3 * self._power.mean() + 1.0)
         gradient = np.fft.irfft(share[:, None] * step * np.conj(self._x) * e, FFT, axis=1)
         gradient[:, BLOCK:] = 0  # its circular-convolution part out: each partition stays BLOCK taps long
         self._background += np.fft.rfft(gradient, axis=1)
