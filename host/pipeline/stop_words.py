@@ -48,19 +48,16 @@ def is_stop_command(text: str) -> bool:
     """Whether a transcript is a stop command (a stop phrase, maybe with fillers around it). On a short stretch the
     recognizer sometimes repeats what it heard ("Stop. Stop.", "Never mind. Never mi"): repeats, whole or cut off,
     count as the phrase once."""
-    phrases = [_words(part) for part in re.split(r"[.!?;,]", text)]
-    phrases = [words for words in phrases if words]
-    if not phrases:
-        return False
-    first = phrases[0]
-    if " ".join(first) not in STOP_PHRASES:
-        return False
-    return all(len(words) <= len(first) and words[:-1] == first[: len(words) - 1]
-               and first[len(words) - 1].startswith(words[-1]) for words in phrases[1:])
+    words = [w for w in re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split() if w not in FILLERS]
+    return any(_repeats(words, phrase.split()) for phrase in STOP_PHRASES)
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split() if w not in FILLERS]
+def _repeats(words: list[str], phrase: list[str]) -> bool:
+    """`words` is `phrase` once or more, the last time maybe cut off (in the middle of a word too)."""
+    if len(words) < len(phrase):
+        return False
+    expected = (phrase * (len(words) // len(phrase) + 1))[: len(words)]
+    return words[:-1] == expected[:-1] and expected[-1].startswith(words[-1])
 
 
 class StopWords:

@@ -97,7 +97,8 @@ def test_the_uplink_lines_up_on_the_fastest_arrival(reply):
                                          ("Be quiet.", True), ("Hey Jarvis, stop.", True), ("Uh-huh.", False),
                                          ("Okay.", False), ("Mm-hmm.", False), ("Stop the timer.", False), ("", False),
                                          ("Stop. Stop.", True), ("Never mind. Never mi", True),
-                                         ("Stop. Go on.", False), ("Stop, the timer.", False)])
+                                         ("Stop. Go on.", False), ("Stop, the timer.", False),
+                                         ("Never minds never minds never", True), ("Stop stopping", False)])
 def test_stop_commands(text, stops):
     assert is_stop_command(text) is stops
 
