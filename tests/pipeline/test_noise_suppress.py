@@ -102,3 +102,18 @@ def test_a_missing_engine_says_what_to_install(engine, module, package, monkeypa
     message = str(raised.value)
     assert isinstance(raised.value, EarpieceError) and "\n" not in message
     assert f"pip install {package}" in message and 'noise_suppression = "off"' in message
+
+
+def test_the_listening_stages_hear_the_suppressed_audio_and_nothing_from_before_quiet(engines, clean, noise):
+    from dataclasses import replace
+
+    from host.bridge.listening import Listening
+
+    config = replace(engines.config, listen=replace(engines.config.listen, noise_suppression="webrtc"))
+    listening = Listening(replace(engines, config=config), None, lambda _: None, lambda _: None, {})
+    pcm = _pcm(clean[: RATE] + noise[: RATE])[:-100]
+    listening.hear(pcm)
+    assert bytes(listening.wake_window._audio) == NoiseSuppressor("webrtc").suppress(pcm)  # what the wake word heard
+    listening.forget()  # quiet began
+    listening.hear(bytes(3200))
+    assert bytes(listening.wake_window._audio) == bytes(3200)
