@@ -83,7 +83,9 @@ class Rig:
             role = ROLES[index % len(ROLES)]
             pcm, phrases, offset = silence(LEAD_IN_S), [], LEAD_IN_S
             for text in role.phrases:
-                said = speak(text, self.workdir)
+                wake, _, request = text.partition(", ")
+                said = (speak(wake + ",", self.workdir) + silence(role.wake_pause_s) + speak(request, self.workdir)
+                        if role.wake_pause_s > 0 and request else speak(text, self.workdir))
                 phrases.append((offset, len(said) / 32000, text))
                 pcm += said + silence(role.gap_s)
                 offset += len(said) / 32000 + role.gap_s

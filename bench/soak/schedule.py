@@ -21,6 +21,7 @@ class Role:
     name: str
     phrases: tuple[str, ...]  # said one after another, each followed by `gap_s` of silence
     gap_s: float
+    wake_pause_s: float = 0.0  # a pause after "Hey Jarvis," (as a wearer waits for the cue), when above 0
 
 
 ROLES = (
@@ -29,10 +30,10 @@ ROLES = (
     Role("memories", ("Hey Jarvis, remember that my locker number is forty two.",
                       "Hey Jarvis, what time is it?"), 16.0),
     # "Please stop listening." (the quiet skill's words): espeak's "go quiet" reached Moonshine as "Don't lie." 23
-    # times in a 50-minute soak; this phrase was recognized at every cut point after the wake word (20 of 20 tried,
-    # against 7 of 20 for "go quiet").
+    # times in a 50-minute soak. Said right after the wake word its first sound was clipped ("Clean top listening",
+    # 4 of 5): this wearer pauses after "Hey Jarvis," as one waiting for the cue does.
     Role("quiet", ("Hey Jarvis, what time is it?", "Hey Jarvis, what time is it?",
-                   "Hey Jarvis, please stop listening."), 14.0),
+                   "Hey Jarvis, please stop listening."), 14.0, wake_pause_s=0.5),
 )
 
 # Faults the soak injects itself (link cuts come from the radio's own schedule: --disconnect-every-s).
