@@ -114,6 +114,11 @@ def wake_threads() -> None:
 
 # ---- many streams at once ------------------------------------------------------------------------------------
 
+BLOCK_S = FRAME_SAMPLES / SAMPLE_RATE
+FASTER_THAN_REAL_TIME_S = 1.0  # audio this far ahead of the wall clock is not a live earbud's: it may wait
+STALL_WAITS = 20  # x 0.1 s without any block scored: the worker is stuck, stop waiting for it
+
+
 class WakeBatcher:
     """Scores 80 ms blocks of many streams together: one embedding inference (two thirds of the cost) for all of
     them (the melspectrogram and the wake-word model take one stream at a time), in a worker thread, so onnxruntime
@@ -217,17 +222,22 @@ class BatchedWakeDetector(WakeWordDetector):
 
     `process` queues the audio and returns the detections scored since the last call: a detection arrives a tick
     or two after its block (its `time_s` is still the block's, so the caller can tell how long ago it was said).
-    It never waits for the worker: it runs on the event loop that moves every earbud's audio, and waiting there
-    for one stream's scoring stalled all of them (the capacity bench saw frames arrive 7-12 s late at 32 earbuds
-    while the worker was idle a third of the time). A machine that cannot keep up makes the queue, and so the
-    scoring's lag, grow, and the load shedder (wake_load.py) then stops scoring the newest earbud."""
+    A stream fed in real time never waits for the worker: `process` runs on the event loop that moves every
+    earbud's audio, and waiting there for one stream's scoring stalled all of them (the capacity bench saw frames
+    arrive 7-12 s late at 32 earbuds while the worker was idle a third of the time); a machine that cannot keep up
+    makes the scoring's lag grow instead, and the load shedder (wake_load.py) stops scoring the newest earbud.
+    Only audio fed faster than real time (tests, files, the silence a fresh detector settles on) waits once it is
+    more than `max_pending` blocks ahead, so its detections come in step with its audio."""
 
     def __init__(self, batcher: WakeBatcher, threshold: float = 0.5, refractory_s: float = 2.0,
-                 startup_guard_s: float = 1.6, clock: AudioClock | None = None):
+                 startup_guard_s: float = 1.6, max_pending: int = 2, clock: AudioClock | None = None):
         super().__init__(batcher.model, threshold, refractory_s, startup_guard_s, clock)
         self.batcher = batcher
         batcher.load.add(self.clock)  # the session's clock outlives this detector (a fresh one after quiet)
+        self.max_pending = max_pending
+        self._started: float | None = None  # monotonic time of the first block: how fast the audio comes
         self._submitted = 0  # blocks queued
+        self.stalls = 0
         self._scores: deque[float] = deque()
         self._block_ends: deque[float] = deque()  # audio time at the end of each submitted block, in order
         self._drained = threading.Condition()
@@ -239,10 +249,25 @@ class BatchedWakeDetector(WakeWordDetector):
         for block, end_s in self._blocks(pcm):
             if not self.batcher.load.scored(self.clock):  # over capacity: this earbud is shed (wake_load.py)
                 continue
+            if self._started is None:
+                self._started = time.monotonic()
+            if self._submitted * BLOCK_S - (time.monotonic() - self._started) > FASTER_THAN_REAL_TIME_S:
+                self._wait_for_scores()
             self._submitted += 1
             self._block_ends.append(end_s)
             self.batcher.submit(self, block)
         return self._collect()
+
+    def _wait_for_scores(self) -> None:
+        """Audio fed faster than real time: wait until at most `max_pending` blocks are unscored."""
+        with self._drained:
+            waited = 0
+            while self._submitted - self.frames_scored > self.max_pending and waited < STALL_WAITS:
+                if not self._drained.wait(0.1):
+                    waited += 1
+            if waited >= STALL_WAITS:  # the worker is not answering: go on rather than stop the bridge
+                self.stalls += 1
+                log.warning("wake-word scoring is %d blocks behind", self._submitted - self.frames_scored)
 
     def _deliver(self, score: float) -> None:
         """Called by the worker thread with the score of this stream's next block."""
