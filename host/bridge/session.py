@@ -170,7 +170,7 @@ class DeviceSession:
                 self.listening_part.hear_silence(len(pcm))
                 return
             self.stop_words.hear(pcm)  # its echo is cancelled: a stop word interrupts, and so does the wake word
-            pcm = self.stop_words.uncancelled(pcm)  # which hears the wearer better under the echo (bench_barge_in)
+            pcm = self.stop_words.voice_whole(pcm)  # the linear canceller keeps the wearer whole (bench_barge_in)
         if self.enrolment is not None:  # `earpiece enroll` is recording the wearer: no wake word, no turn
             self.enrolment.hear(pcm)
             self.listening_part.hear_silence(len(pcm))

@@ -75,7 +75,7 @@ class StopWords:
         self._task: asyncio.Task | None = None
         self._waiting: tuple[bytes, bytes | None] | None = None  # the latest stretch heard meanwhile
         # The mic's audio with only the linear canceller applied, if the uplink keeps it (n_bytes -> the last
-        # n_bytes, aligned with what `hear` was given): for the recognizer and the wake word (`uncancelled`). Not
+        # n_bytes, aligned with what `hear` was given): for the recognizer and the wake word (`voice_whole`). Not
         # the raw audio: there the recognizer heard the reply's echo ("And on your own computer.") over the wearer.
         self.linear_audio: Callable[[int], bytes] | None = None
         self.stats = {"stretches": 0, "recognized": 0, "too_long": 0, "stops": 0, "stops_in_linear": 0}
@@ -150,7 +150,7 @@ class StopWords:
             log.warning("stop-word recognition failed", exc_info=True)
             return ""
 
-    def uncancelled(self, pcm: bytes) -> bytes:
+    def voice_whole(self, pcm: bytes) -> bytes:
         """`pcm` (the chunk just heard) as the linear canceller alone left it, when the uplink keeps that: the wake
         word over a reply is heard better there too (AEC3 dents the wearer's voice during double talk)."""
         whole = self.linear_audio(len(pcm)) if self.linear_audio is not None else b""

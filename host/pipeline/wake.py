@@ -275,7 +275,7 @@ class BatchedWakeDetector(WakeWordDetector):
             self._scores.append(score)
             self.frames_scored += 1
             if self.scored_log is not None:
-                self.scored_log.append((self.frames_scored * FRAME_SAMPLES / SAMPLE_RATE, time.time()))
+                self.scored_log.append((self.frames_scored * BLOCK_S, time.time()))
             self._drained.notify_all()
 
     def _collect(self) -> list[WakeDetected]:
