@@ -84,6 +84,10 @@ class Engines:
         """80 ms blocks of the stream on `clock` left unscored because the bridge was over capacity."""
         return self._wake_batcher.load.shed_blocks.get(clock, 0) if self._wake_batcher is not None else 0
 
+    def wake_lag_s(self) -> float:
+        """How far behind the shared wake-word scoring runs (smoothed, seconds; 0 without batching)."""
+        return self._wake_batcher.load.lag_s if self._wake_batcher is not None else 0.0
+
     def noise_suppressor(self) -> NoiseSuppressor:
         """A fresh noise-suppression stage for one earbud's mic ([listen] noise_suppression; off: pass-through)."""
         return NoiseSuppressor(self.config.listen.noise_suppression)

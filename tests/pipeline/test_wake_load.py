@@ -59,3 +59,20 @@ def test_a_stream_that_ends_leaves_and_a_restarted_one_keeps_its_place():
     del first
     gc.collect()
     assert shedder.scored(second)  # alone now: the only stream is always served
+
+
+def test_far_past_capacity_an_eighth_is_shed_at_once_and_no_more_while_the_lag_drains():
+    shedder = LoadShedder(shed_lag_s=0.3, hold_s=1.0, smoothing=1.0)
+    streams = [Stream() for _ in range(56)]
+    for stream in streams:
+        shedder.add(stream)
+    shedder.observe(lag_s=0.8, busy=1.0, now=1.0)
+    shedder.observe(lag_s=0.8, busy=1.0, now=2.0)
+    assert served(shedder, streams) == [True] * 49 + [False] * 7  # the newest seven, at once
+    shedder.observe(lag_s=0.6, busy=1.0, now=2.5)  # draining: shedding more would shed too many
+    shedder.observe(lag_s=0.5, busy=1.0, now=4.0)
+    assert served(shedder, streams).count(False) == 7
+    shedder.observe(lag_s=0.6, busy=1.0, now=4.5)  # no longer draining and still behind: seven more
+    shedder.observe(lag_s=0.6, busy=1.0, now=5.5)
+    assert served(shedder, streams).count(False) == 14
+    assert shedder.stats == {"sheds": 2, "restores": 0}
