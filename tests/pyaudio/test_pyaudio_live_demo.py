@@ -4,6 +4,7 @@ and a spoken reply comes out of the virtual speaker. Ctrl-C stops everything and
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -125,9 +126,12 @@ def test_talk_through_the_computer_mic_and_speakers(_use_pulse_server: PulseServ
     assert len(lines) == 1
     summary = json.loads(lines[0])
     turn = summary["turns"][0]
-    # The question as the recognizer heard it, allowing one word misheard through the speaker and mic path
-    # (Moonshine once wrote "What type is it?" for espeak's voice here): this test is about the audio path.
-    assert len({"what", "time", "is", "it"} & set(tokens(turn["heard"]))) >= 3, turn["heard"]
+    # The question as the recognizer heard it: this test is about the audio path, so it allows what a recognizer
+    # mishears in espeak's voice (Moonshine wrote "What type is it?" and "What type of it?" in CI runs, 0.87 and
+    # 0.73 alike) but not what a broken path gives (nothing, noise, the wake word alone: "hey jarvis" is 0.4).
+    heard = " ".join(tokens(turn["heard"]))
+    likeness = difflib.SequenceMatcher(None, heard, "what time is it").ratio()
+    assert likeness >= 0.7, (turn["heard"], likeness, summary["earbud"])
     assert turn["answered"] and turn["latency_ms"] is not None and turn["latency_ms"] > 0
     earbud = summary["earbud"]
     assert earbud["speaker_device"] == TEST_SPEAKER and earbud["mic_device"] == "default"
