@@ -35,11 +35,11 @@ ECHO_AFTER_S = 0.8  # the mic's audio is cancelled until this long after the las
 # AEC3 cannot cancel an echo that comes before its reference. With this lead it comes 0.2-0.25 s after, well
 # inside AEC3's 0-0.5 s.
 LEAD_S = 0.2
-RESYNC_S = 0.5
-LINEAR_KEPT_CHUNKS = 150  # of the linear canceller's output (3 s of 20 ms chunks): for `recent_linear`
+RESYNC_S = 0.5  # mic audio arriving this much later than the timeline expects: audio was lost, line up again
 # A chunk arriving this much earlier than the timeline says moves the timeline (less: jitter, which the lead covers;
 # every move is a jump AEC3 must follow).
-EARLIER_S = 0.03  # mic audio arriving this much later than the timeline expects: audio was lost, line up again
+EARLIER_S = 0.03
+LINEAR_KEPT_CHUNKS = 150  # of the linear canceller's output (3 s of 20 ms chunks): for `recent_linear`
 
 
 class PlayedAudio:
