@@ -23,12 +23,25 @@ $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Earpiece needs Python 3.11 or newer; found " + sys.version.split()[0] + ". Install it, or run: make PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV): install python3-venv (sudo apt-get install python3-venv) and try again." >&2; exit 1; }
 
-# Reinstall when the dependency list changes.
-$(STAMP): pyproject.toml | $(PY)
+# llama.cpp is built for any x86-64 with AVX2, not for the building CPU alone: a native build (-march=native) used
+# AMX instructions that a virtual machine advertised but did not allow ("Illegal instruction"). The wheel is kept
+# in the user's cache under a name made of its version and flags, so changing either builds it anew.
+LLAMA_VERSION    := $(shell sed -n 's/.*"llama-cpp-python==\([^"]*\)".*/\1/p' pyproject.toml)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
+LLAMA_WHEELS     := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/earpiece/wheels/llama-$(shell echo '$(LLAMA_VERSION) $(LLAMA_CMAKE_ARGS)' | cksum | cut -d' ' -f1)
+
+# Reinstall when the dependency list or this file changes.
+$(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	@echo "Installing the Python packages. The first install builds llama.cpp (llama-cpp-python) from source: about 5 minutes on 2 cores, once."
-	CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
-		$(PY) -m pip install --quiet -e '.[test,bench]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
+	@mkdir -p $(LLAMA_WHEELS)
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+		echo "Building llama.cpp (llama-cpp-python $(LLAMA_VERSION)) from source: about 5 minutes on 2 cores, once (kept in $(LLAMA_WHEELS))."; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip wheel --quiet --no-deps --no-cache-dir \
+			--wheel-dir $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION) \
+		|| { echo "Building llama.cpp failed (see above). It needs a C++ compiler: run 'make system-deps' as root, or sudo apt-get install build-essential." >&2; exit 1; }; }
+	$(PY) -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PY) -m pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[test,bench]' || { echo "Installing the Python packages failed (see above). Check your connection to PyPI and that the Debian packages from tools/system-deps.sh are installed." >&2; exit 1; }
 	@touch $(STAMP)
 
 # Models come from package registries only, into the user's cache directory; already-installed ones are kept.

@@ -5,8 +5,9 @@
 (`quiet_changed`; whether quiet holds is read from `is_quiet`, the quiet controller's answer). It answers through
 `send_control(msg)` (cues, quiet requests, stop playback) and a `Playback` for reply speech.
 
-The parts: `Listening` (wake word, endpointing, early recognition, one audio clock), `Voice` (speech out, sentence by
-sentence, with the playback's estimate of when it ends), `Timers`. Here: turn-taking between them.
+The parts: `Listening` (wake word, endpointing, early recognition, one audio clock), `TurnRunner` (one turn, from the
+utterance to its reply spoken), `Voice` (speech out, sentence by sentence, with the playback's estimate of when it
+ends), `Timers`. Here: turn-taking between them.
 
 Rules it keeps:
 - It does not hear itself: while a reply is being worked out or plays, and for `[audio] reply_tail_s` after it
@@ -24,18 +25,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from host.assistant.reply import EnterQuiet, Reply, StartTimer
+from host.assistant.reply import EnterQuiet, StartTimer
 from host.bridge.answering import Answering
 from host.bridge.listening import Listening, Prepared, Utterance
 from host.bridge.reports import TurnResult, TurnTimings
 from host.bridge.speech_out import Playback, Voice
 from host.bridge.timers import Timers
+from host.bridge.turn import TurnRunner
 from host.bridge.wake_check import WakeCheck
 from host.bridge.wearer_gate import WearerGate
 from host.companion import Companion
-from host.errors import EarpieceError
 from host.pipeline.engines import Engines
-from host.pipeline.stop_words import StopWords, is_stop_command
+from host.pipeline.stop_words import StopWords
 from protocol import control
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 SendControl = Callable[[object], Awaitable[None]]
 
 NOTHING_TO_REPEAT = "I haven't said anything yet."
-MEMORY_TROUBLE = "Sorry, I couldn't write that down: something is wrong with my memory file."
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
          "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials",
@@ -85,6 +85,9 @@ class DeviceSession:
         # Once the wearer has enrolled, other voices are dropped before recognition ([listen] wearer_only).
         self.wearer = self.answering.wearer = self.listening_part.wearer = WearerGate(
             name, self.config.listen.wearer_only)
+        self.turn_runner = TurnRunner(self.answering, self.voice, self._prepare, stats=self.stats, name=name,
+                                      store_transcripts=self.config.privacy.store_transcripts,
+                                      stop_words_on=echo_cancelled, spawn=self._spawn)
         self.enrolment = None  # host.bridge.enrolment.Recorder while `earpiece enroll` records: it takes the mic
         self.battery: int | None = None
         self.charging = False
@@ -249,63 +252,15 @@ class DeviceSession:
         timings = TurnTimings(endpoint_s=max(0.0, self._clock() - utterance.last_voice_wall))
         result = TurnResult(trigger=utterance.trigger, timings=timings,
                             wake=self.listening_part.take_wake_event(utterance.trigger))
-        speculation = utterance.speculation
-        prepared = None
         try:
-            if speculation is not None and speculation.audio_len == len(utterance.end.audio):
-                try:
-                    prepared = await speculation.task
-                    timings.speculative = True
-                    self.stats["speculations_used"] += 1
-                except asyncio.CancelledError:
-                    if asyncio.current_task().cancelling():
-                        raise
-                except Exception:  # noqa: BLE001 — try once more without speculation
-                    log.warning("%s: speculative recognition failed", self.name, exc_info=True)
-            elif speculation is not None:
-                speculation.discard()
-                self.stats["speculations_discarded"] += 1
-            if prepared is None:
-                prepared = await self._prepare(utterance.end.audio, utterance.stream, utterance.earlier)
-            elif prepared.ask_model:
-                prepared = await self.answering.with_model(prepared)
-            if self.stop_words is not None and is_stop_command(prepared.transcript):  # "Hey Jarvis, stop": done
-                if prepared.model is not None:
-                    prepared.model.cancel()
-                result.transcript, result.outcome = prepared.transcript, "stopped"
-                self._record(result)
-                return
-            if prepared.not_wearer:  # not the wearer's voice: nothing was recognized, nothing is said
-                self.stats["not_wearer"] += 1
-                log.info("%s: not the wearer's voice (similarity %.2f): ignored before recognition", self.name,
-                         self.wearer.judged().score if self.wearer.judged() else 0.0)
-                result.outcome = "not_wearer"
-                self._record(result)
-                return
-            timings.asr_s, timings.assistant_s = prepared.asr_s, prepared.assistant_s
-            timings.tts_first_audio_s = prepared.tts_s
-            result.transcript, result.reply = prepared.transcript, prepared.reply
-            reply, first_audio = prepared.reply, prepared.first_audio
-            try:
-                actions = await self.answering.keep(reply)
-            except EarpieceError as error:  # the memory file: say so rather than pretend it was kept
-                log.error("%s: %s", self.name, error)
-                reply, first_audio, actions = Reply(MEMORY_TROUBLE, skill="fallback", remember=False), None, []
-            if prepared.model is not None:
-                self.stats["model_turns"] += 1
-            said = await self.voice.speak(reply.text, first_audio, timings, utterance.last_voice_wall,
-                                          more=prepared.model)
-            result.reply = reply = Reply(said, actions=reply.actions, skill=reply.skill, remember=reply.remember)
-            if self.config.privacy.store_transcripts:
-                log.info("%s heard: %r -> %r", self.name, prepared.transcript, reply.text)
-            if reply.remember:
-                self.last_reply = reply.text
-            self._spawn(asyncio.to_thread(self.answering.record, prepared.transcript, reply, prepared.model))
-            await self._carry_out(actions)
-            self._spawn(self._follow_up())
+            said = await self.turn_runner.run(utterance, result)
+            if said is not None:
+                reply, actions = said
+                if reply.remember:
+                    self.last_reply = reply.text
+                await self._carry_out(actions)
+                self._spawn(self._follow_up())
         except asyncio.CancelledError:
-            if prepared is not None and prepared.model is not None:
-                prepared.model.cancel()
             result.outcome = "interrupted"
             self._record(result)
             raise
