@@ -247,7 +247,7 @@ async def _test_a_client_that_never_reads_is_dropped_and_stalls_nobody(rig, capl
         started = loop.time()
         for _ in range(50):
             rig.satellite.hear(b"\x00\x00" * 512)
-        assert loop.time() - started < 0.1
+        assert loop.time() - started < 0.5  # a wait on the stuck peer takes WRITE_TIMEOUT_S (1 s)
         await good.write_event(Ping().event())
         assert (await read(good, 1.0)).type == "pong"
         async with asyncio.timeout(20):
