@@ -50,7 +50,7 @@ class TurnRunner:
                 return None
             if prepared.not_wearer:  # not the wearer's voice: nothing was recognized, nothing is said
                 self._stats["not_wearer"] += 1
-                judged = self._answering.wearer.judged() if self._answering.wearer is not None else None
+                judged = self._answering.wearer.judged()  # the gate that said so
                 log.info("%s: not the wearer's voice (similarity %.2f): ignored before recognition", self._name,
                          judged.score if judged else 0.0)
                 result.outcome = "not_wearer"
