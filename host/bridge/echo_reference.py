@@ -128,6 +128,10 @@ class EchoCancelledUplink:
     def echo_return_loss_db(self, linear: bool = False) -> float | None:
         return self.canceller.echo_return_loss_db(linear)
 
+    def learning(self) -> bool:
+        """Whether the cancellers are still learning the room (the first seconds of reply audio ever heard)."""
+        return self.canceller.linear.learning
+
     def recent_linear(self, n_bytes: int) -> bytes:
         """The last `n_bytes` the uplink returned, as the linear canceller alone left them: while the wearer talks
         over the reply AEC3 also dents their voice; here it is whole, under what is left of the echo (the wake word

@@ -99,6 +99,12 @@ class LinearEchoCanceller:
         self._learned = 0  # blocks adapted on with the reference sounding
         self.copies = self.resets = 0
 
+    @property
+    def learning(self) -> bool:
+        """Whether it is still learning the room (the first FIRST_BLOCKS blocks of reference): until then its
+        output is nearly the echo itself."""
+        return self._learned < FIRST_BLOCKS
+
     def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         d = near.astype(np.float64)
         self._far_history = np.concatenate([self._far_history[BLOCK:], far])

@@ -120,6 +120,37 @@ def test_stop_words_spotted_by_the_recognizer_backchannels_not(engines, speech):
     assert not asyncio.run(run("The weather will be mild today with a little rain in the afternoon."))
 
 
+def test_no_stop_word_while_the_cancellers_learn_the_room(engines, speech):
+    """What comes through while the cancellers still learn is mostly the reply's echo: it is not a command."""
+    async def run(learning: bool) -> tuple[list[str], dict]:
+        heard: list[str] = []
+
+        async def on_stop(text: str) -> None:
+            heard.append(text)
+
+        spotter = StopWords(engines.asr.transcribe, on_stop)
+        spotter.learning = lambda: learning
+        spotter.hear(bytes(6400) + speech("stop") + bytes(6400))
+        await asyncio.gather(*spotter.pending())
+        return heard, spotter.stats
+
+    heard, stats = asyncio.run(run(learning=True))
+    assert not heard and stats["while_learning"] == 1 and stats["recognized"] == 0
+    heard, stats = asyncio.run(run(learning=False))
+    assert heard and stats["while_learning"] == 0
+
+
+def test_the_linear_canceller_learns_for_its_first_seconds_of_reference():
+    canceller = LinearEchoCanceller()
+    far = (np.sin(np.arange(160) / 3) * 3000).astype(np.int16)
+    blocks = 0
+    while canceller.learning:
+        canceller.process(np.zeros(160, np.int16), far)
+        blocks += 1
+    # 3 s of reference sounding (FIRST_BLOCKS), read from behind the delay the filter starts at (~0.2 s)
+    assert 300 <= blocks <= 330, blocks
+
+
 def _room(far: np.ndarray, lag_s: float, gain_db: float) -> np.ndarray:
     """The simulated earbud's room (device_sim/echo_path.py: a direct path and a 150 ms tail), `lag_s` late."""
     from device_sim.echo_path import room_response
