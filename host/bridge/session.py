@@ -12,7 +12,8 @@ ends), `Timers`. Here: turn-taking between them.
 Rules it keeps:
 - It does not hear itself: while a reply is being worked out or plays, and for `[audio] reply_tail_s` after it
   (its echo), the wake word and the recognizer hear silence — unless the runner cancels that echo ([listen]
-  echo_cancel): then it hears on, and a stop word or the wake word interrupts the reply.
+  echo_cancel, on by default) and the cancellers have learned the room: then it hears on, and a stop word or the
+  wake word interrupts the reply.
 - Button: press while a reply plays stops it; press otherwise = talk without the wake word (press again while
   listening to cancel); double press repeats the last reply; long press is pairing (the earbud's own).
 - A failing turn costs that turn (an error cue), never the session.
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 SendControl = Callable[[object], Awaitable[None]]
 
 NOTHING_TO_REPEAT = "I haven't said anything yet."
+# The follow-up cue comes this long after the reply's last sound: right after it, it sounds like the reply's end
+# rather than "your turn". The mic is heard meanwhile (with the echo cancelled) and the listening's pre-roll keeps
+# a wearer who answers at once.
+FOLLOW_UP_CUE_PAUSE_S = 0.5
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
          "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials",
@@ -81,7 +86,6 @@ class DeviceSession:
         # With the reply's echo cancelled on the uplink (the runner does it) the session listens while it speaks:
         # a stop word or the wake word interrupts the reply. Without, it is deaf then ([audio] reply_tail_s).
         self.stop_words = StopWords(engines.asr.transcribe, self._stopped_by_voice) if echo_cancelled else None
-        self._reply_tail_s = 0.0 if echo_cancelled else self.config.audio.reply_tail_s  # mic ignored after a reply
         # Once the wearer has enrolled, other voices are dropped before recognition ([listen] wearer_only).
         self.wearer = self.answering.wearer = self.listening_part.wearer = WearerGate(
             name, self.config.listen.wearer_only)
@@ -117,6 +121,17 @@ class DeviceSession:
     def replying(self) -> bool:
         """A turn is being worked out or spoken, or reply audio is still playing on the earbud."""
         return (self._turn_task is not None and not self._turn_task.done()) or self.voice.speaking
+
+    @property
+    def _hears_over_replies(self) -> bool:
+        """Whether the reply's echo is cancelled well enough to listen over it: not until the cancellers have learned
+        the room (the first 3 s of reply audio): what they let through before is mostly the reply's own echo."""
+        return self.stop_words is not None and not self.stop_words.still_learning()
+
+    @property
+    def _reply_tail_s(self) -> float:
+        """How long after a reply the mic stays ignored (its echo's tail), unless its echo is cancelled."""
+        return 0.0 if self._hears_over_replies else self.config.audio.reply_tail_s
 
     @property
     def state(self) -> str:
@@ -167,7 +182,7 @@ class DeviceSession:
             return
         turn_running = self._turn_task is not None and not self._turn_task.done()
         if not self.listening and (turn_running or self.voice.heard_recently(self._reply_tail_s)):
-            if self.stop_words is None:
+            if not self._hears_over_replies:
                 # Our own reply (and its echo, for the reply tail after it) must not wake us or be recognized.
                 self.stats["audio_ignored_replying"] += 1
                 self.listening_part.hear_silence(len(pcm))
@@ -291,7 +306,7 @@ class DeviceSession:
         seconds = self.config.assistant.follow_up_s
         if seconds <= 0:
             return
-        while self.replying or self.voice.heard_recently(self._reply_tail_s):
+        while self.replying or self.voice.heard_recently(max(self._reply_tail_s, FOLLOW_UP_CUE_PAUSE_S)):
             await asyncio.sleep(0.05)
         if self.listening or self._is_quiet():
             return

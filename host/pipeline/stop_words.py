@@ -84,6 +84,9 @@ class StopWords:
         self.stats = {"stretches": 0, "recognized": 0, "too_long": 0, "while_learning": 0, "stops": 0,
                       "stops_in_linear": 0}
 
+    def still_learning(self) -> bool:
+        return self.learning is not None and self.learning()
+
     def reset(self) -> None:
         """Forget the audio heard so far (the reply ended, or quiet began)."""
         self._pending, self._stretch, self._waiting = b"", None, None
@@ -115,7 +118,7 @@ class StopWords:
         self.stats["stretches"] += 1
         if seconds > MAX_SEGMENT_S:
             self.stats["too_long"] += 1
-        elif self.learning is not None and self.learning():
+        elif self.still_learning():
             self.stats["while_learning"] += 1
         elif seconds >= MIN_SEGMENT_S:
             audio = (b"".join(stretch), self._linear_span((len(stretch) + LINEAR_EARLIER_FRAMES) * FRAME_BYTES))

@@ -46,7 +46,7 @@ def test_stop_words_interrupt_a_reply_and_a_backchannel_does_not(tmp_path, use_m
     for words in ("uh-huh", "Hey Jarvis, stop", "stop"):
         mic += speak(QUESTION) + silence(REPLY_STARTS_S) + speak(words) + silence(8)
     system = System.start(tmp_path, use_models, mic, name="Earpiece-Barge", speaker=tmp_path / "speaker.wav",
-                          config_toml="[privacy]\nstore_transcripts = true\n[listen]\necho_cancel = true\n"
+                          config_toml="[privacy]\nstore_transcripts = true\n"
                           + NO_CONVERSATION_MODEL + "follow_up_s = 0\n",  # no follow-up: each question wakes
                           earbud_args=ECHO, wait_connected=False)
     try:
