@@ -147,7 +147,8 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
             started = stats["mic_started_at"]
             await asyncio.sleep(max(0.0, started + cycles[-1].next_at - time.time()) + 0.5)
             erle = runner.echo.echo_return_loss_db(), runner.echo.echo_return_loss_db(linear=True)
-            earbud = {key: system.earbuds[0].read_stats().get(key) for key in ("speaker_underruns", "mic_overruns")}
+            earbud = {key: system.earbuds[0].read_stats().get(key) for key in ("speaker_underruns", "mic_overruns",
+                                                                             "ticks_late", "echo_reanchors")}
             session_stats, echo_stats = dict(runner.session.stats), dict(runner.echo.stats)
             linear = runner.echo.canceller.linear
             echo_stats.update(linear_copies=linear.copies, linear_resets=linear.resets,

@@ -187,6 +187,8 @@ class SimulatedEarbud:
         while True:
             next_tick += TICK_S
             delay = next_tick - time.monotonic()
+            if delay < -TICK_S:  # a tick or more behind (a busy machine): its speaker audio plays that much late
+                self.counters["ticks_late"] += 1
             if delay < -0.2:  # the loop stalled (a suspended process): resync instead of racing to catch up
                 next_tick = time.monotonic()
                 delay = 0
@@ -283,6 +285,8 @@ class SimulatedEarbud:
                           "speaker_device_rate": self.live_speaker.rate,
                           "speaker_output_underruns": self.live_speaker.underruns,
                           "speaker_output_dropped_ms": round(self.live_speaker.dropped_ms)})
+        if self.hal.echo is not None:
+            stats["echo_reanchors"] = self.hal.echo.reanchors
         stats.update(self.counters)
         return stats
 

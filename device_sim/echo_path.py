@@ -73,6 +73,7 @@ class EchoPath:
         self._tail = np.zeros(len(self._response) - 1)  # the room still ringing from earlier samples
         self._start: float | None = None  # when _echo[0] reaches the mic
         self._echo = np.zeros(0)  # the echo, on the mic's clock
+        self.reanchors = 0  # the speaker's timeline started again (its ticks fell REANCHOR_S behind, or ran ahead)
 
     def played(self, pcm: bytes, at: float | None = None) -> None:
         """What the speaker played from `at` (default: now) on."""
@@ -82,6 +83,7 @@ class EchoPath:
         arrives = (self._clock() if at is None else at) + self._delay_s
         end = None if self._start is None else self._start + len(self._echo) / SAMPLE_RATE
         if end is None or abs(arrives - end) > REANCHOR_S:
+            self.reanchors += end is not None
             self._start, self._echo = arrives, np.zeros(0)
             self._tail[:] = 0
         y = np.convolve(x, self._response)

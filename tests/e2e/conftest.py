@@ -14,6 +14,8 @@ import pytest
 from tests.system_rig import NO_CONVERSATION_MODEL, System
 
 LEAD_IN_S = 2.0  # the wake word model ignores the first ~1.6 s of a stream
+# The earbud's speaker leaks into its mic: 20 ms later, 10 dB under the speaker, a 150 ms room tail (--echo).
+ECHO_PATH = ["--echo", "20:-10:150"]
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +30,11 @@ def start_system(tmp_path, use_models):
     """start_system(mic_pcm) -> a paired System whose bridge has just been started (not waited for)."""
     systems: list[System] = []
 
-    def start(mic_pcm: bytes) -> System:
+    def start(mic_pcm: bytes, earbud_args: list[str] = ()) -> System:
         systems.append(System.start(tmp_path, use_models, mic_pcm, name="Earpiece-E2E",
                                     speaker=tmp_path / "speaker.wav",
                                     config_toml="[privacy]\nstore_transcripts = true\n" + NO_CONVERSATION_MODEL,
-                                    wait_connected=False))
+                                    earbud_args=earbud_args, wait_connected=False))
         return systems[-1]
 
     yield start

@@ -15,12 +15,11 @@ import pytest
 from host.config import Config
 from host.pipeline.audio import read_wav, silence
 from host.pipeline.tts import load_engine as load_tts
-from tests.e2e.conftest import LEAD_IN_S, voiced_segments
+from tests.e2e.conftest import ECHO_PATH, LEAD_IN_S, voiced_segments
 from tests.system_rig import NO_CONVERSATION_MODEL, System
 
 pytestmark = pytest.mark.e2e
 
-ECHO = ["--echo", "20:-10:150"]  # 20 ms later, 10 dB under the speaker, a 150 ms room tail
 QUESTION = "Hey Jarvis, what's the weather like?"
 REPLY_STARTS_S = 3.0  # after the question: the reply has been playing for a second or two by then
 
@@ -48,7 +47,7 @@ def test_stop_words_interrupt_a_reply_and_a_backchannel_does_not(tmp_path, use_m
     system = System.start(tmp_path, use_models, mic, name="Earpiece-Barge", speaker=tmp_path / "speaker.wav",
                           config_toml="[privacy]\nstore_transcripts = true\n"
                           + NO_CONVERSATION_MODEL + "follow_up_s = 0\n",  # no follow-up: each question wakes
-                          earbud_args=ECHO, wait_connected=False)
+                          earbud_args=ECHO_PATH, wait_connected=False)
     try:
         system.wait_for_turn(timeout=40)
         # "Hey Jarvis, stop" is a turn of its own: count the questions

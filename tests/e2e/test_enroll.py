@@ -1,5 +1,5 @@
 """Only the wearer, through the whole system: quiet stops an enrolment and nothing is kept; an enrolment through the
-simulated earbud (the wearer repeats the prompts); then a second speaker's question is ignored before recognition
+simulated earbud (the wearer repeats the prompts, whose echo the earbud's mic hears too); then a second speaker's question is ignored before recognition
 and the wearer's is answered."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from host.pipeline.audio import silence
 from host.system.demo import write_wav
 from host.system.harness import EARPIECE
-from tests.e2e.conftest import LEAD_IN_S
+from tests.e2e.conftest import ECHO_PATH, LEAD_IN_S
 from tests.system_rig import System, earpiece
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def test_enrol_then_only_the_wearer_is_answered_and_quiet_stops_enrolment(tmp_pa
     # The wearer reads on and on: whenever a prompt has been said, they are heard repeating a sentence.
     reading = b"".join(speech(text, WEARER) + silence(1.2) for text in SENTENCES)
     system = System.start(tmp_path, use_models, silence(1.0) + reading, name="Earpiece-Enrol",
-                          speaker=tmp_path / "speaker.wav", config_toml=CONFIG)
+                          speaker=tmp_path / "speaker.wav", config_toml=CONFIG, earbud_args=ECHO_PATH)
     voiceprints = tmp_path / "home" / "data" / "voiceprints.json"
     try:
         # Quiet during enrolment stops it, and nothing is kept.

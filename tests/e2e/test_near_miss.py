@@ -1,6 +1,6 @@
-"""A near miss of the wake phrase through the whole system (radio, simulated earbud, `earpiece run`): the wake-word
-model fires on it, the verification rejects it, so it gets no cue and no answer, and `earpiece status` counts it
-(`wake_rejected`); the real wake phrase after it is answered."""
+"""A near miss of the wake phrase through the whole system (radio, simulated earbud with its echo path, `earpiece
+run`): the wake-word model fires on it, the verification rejects it, so it gets no cue and no answer, and `earpiece
+status` counts it (`wake_rejected`); the real wake phrase after it is answered."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from host.pipeline.audio import read_wav, silence
-from tests.e2e.conftest import LEAD_IN_S
+from tests.e2e.conftest import ECHO_PATH, LEAD_IN_S
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,8 @@ def slow(text: str, voice: str, folder) -> bytes:
 
 def test_a_near_miss_gets_no_answer_and_is_counted(tmp_path, start_system, speak):
     near = b"".join(slow(text, voice, tmp_path) + silence(3.0) for text, voice in NEAR_MISSES)
-    system = start_system(silence(LEAD_IN_S) + near + speak("Hey Jarvis, what time is it?") + silence(8.0))
+    system = start_system(silence(LEAD_IN_S) + near + speak("Hey Jarvis, what time is it?") + silence(8.0),
+                          earbud_args=ECHO_PATH)
     [turn] = system.wait_for_turn(1, timeout=90)
     log = system.bridge_text()
     assert "rejected: the recognizer did not hear it" in log, log[-3000:]
