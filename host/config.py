@@ -112,8 +112,8 @@ class TtsSettings:
 @dataclass(frozen=True)
 class AudioSettings:
     volume: int = setting(70, "earbud speaker volume 0..100", minimum=0, maximum=100)
-    reply_tail_s: float = setting(0.3, "after a reply ends, the mic stays ignored this long (no self-hearing; not with "
-                                  "[listen] echo_cancel)",
+    reply_tail_s: float = setting(0.3, "after a reply ends, the mic stays ignored this long (no self-hearing; with "
+                                  "[listen] echo_cancel only while the cancellers still learn the room)",
                                   minimum=0.0, maximum=3.0)
 
 
