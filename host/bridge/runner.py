@@ -57,7 +57,7 @@ class EarbudRunner:
         )
         if self.echo is not None:  # over a reply, the wake word and the stop words hear the linear canceller too
             self.session.stop_words.linear_audio = self.echo.recent_linear
-            self.session.stop_words.learning = self.echo.learning
+            self.session.cancellers_learning = self.echo.learning
         self.link.quiet = quiet.is_quiet(device.address)  # a restarted bridge picks up where the record says
         quiet.watch(device.address, self._apply_quiet)
         self.reply_streams_sent_at: deque[float] = deque(maxlen=64)  # wall time each reply stream began leaving

@@ -86,6 +86,10 @@ class DeviceSession:
         # With the reply's echo cancelled on the uplink (the runner does it) the session listens while it speaks:
         # a stop word or the wake word interrupts the reply. Without, it is deaf then ([audio] reply_tail_s).
         self.stop_words = StopWords(engines.asr.transcribe, self._stopped_by_voice) if echo_cancelled else None
+        # Whether the cancellers still learn the room (the runner's uplink answers): then what they let through is
+        # mostly the reply's own echo, and the recognizer once heard a stop word in it (the first reply stopped 1.3 s
+        # in, with no one speaking).
+        self.cancellers_learning: Callable[[], bool] = lambda: False
         # Once the wearer has enrolled, other voices are dropped before recognition ([listen] wearer_only).
         self.wearer = self.answering.wearer = self.listening_part.wearer = WearerGate(
             name, self.config.listen.wearer_only)
@@ -126,7 +130,7 @@ class DeviceSession:
     def _hears_over_replies(self) -> bool:
         """Whether the reply's echo is cancelled well enough to listen over it: not until the cancellers have learned
         the room (the first 3 s of reply audio): what they let through before is mostly the reply's own echo."""
-        return self.stop_words is not None and not self.stop_words.still_learning()
+        return self.stop_words is not None and not self.cancellers_learning()
 
     @property
     def _reply_tail_s(self) -> float:

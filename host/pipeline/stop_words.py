@@ -78,14 +78,8 @@ class StopWords:
         # n_bytes, aligned with what `hear` was given): for the recognizer and the wake word (`voice_whole`). Not
         # the raw audio: there the recognizer heard the reply's echo ("And on your own computer.") over the wearer.
         self.linear_audio: Callable[[int], bytes] | None = None
-        # Whether the cancellers still learn the room: then what they let through is mostly the reply's own echo,
-        # and the recognizer once heard a stop word in it (the first reply stopped 1.3 s in, with no one speaking).
-        self.learning: Callable[[], bool] | None = None
-        self.stats = {"stretches": 0, "recognized": 0, "too_long": 0, "while_learning": 0, "stops": 0,
+        self.stats = {"stretches": 0, "recognized": 0, "too_long": 0, "stops": 0,
                       "stops_in_linear": 0}
-
-    def still_learning(self) -> bool:
-        return self.learning is not None and self.learning()
 
     def reset(self) -> None:
         """Forget the audio heard so far (the reply ended, or quiet began)."""
@@ -118,8 +112,6 @@ class StopWords:
         self.stats["stretches"] += 1
         if seconds > MAX_SEGMENT_S:
             self.stats["too_long"] += 1
-        elif self.still_learning():
-            self.stats["while_learning"] += 1
         elif seconds >= MIN_SEGMENT_S:
             audio = (b"".join(stretch), self._linear_span((len(stretch) + LINEAR_EARLIER_FRAMES) * FRAME_BYTES))
             if self._task is None or self._task.done():

@@ -1,6 +1,6 @@
 """Only the wearer, through the whole system: quiet stops an enrolment and nothing is kept; an enrolment through the
-simulated earbud (the wearer repeats the prompts, whose echo the earbud's mic hears too); then a second speaker's question is ignored before recognition
-and the wearer's is answered."""
+simulated earbud (the wearer repeats the prompts, whose echo the earbud's mic hears too); then a second speaker's
+question is ignored before recognition and the wearer's is answered."""
 
 from __future__ import annotations
 

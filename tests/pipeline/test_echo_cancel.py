@@ -120,26 +120,6 @@ def test_stop_words_spotted_by_the_recognizer_backchannels_not(engines, speech):
     assert not asyncio.run(run("The weather will be mild today with a little rain in the afternoon."))
 
 
-def test_no_stop_word_while_the_cancellers_learn_the_room(engines, speech):
-    """What comes through while the cancellers still learn is mostly the reply's echo: it is not a command."""
-    async def run(learning: bool) -> tuple[list[str], dict]:
-        heard: list[str] = []
-
-        async def on_stop(text: str) -> None:
-            heard.append(text)
-
-        spotter = StopWords(engines.asr.transcribe, on_stop)
-        spotter.learning = lambda: learning
-        spotter.hear(bytes(6400) + speech("stop") + bytes(6400))
-        await asyncio.gather(*spotter.pending())
-        return heard, spotter.stats
-
-    heard, stats = asyncio.run(run(learning=True))
-    assert not heard and stats["while_learning"] == 1 and stats["recognized"] == 0
-    heard, stats = asyncio.run(run(learning=False))
-    assert heard and stats["while_learning"] == 0
-
-
 def test_the_linear_canceller_learns_for_its_first_seconds_of_reference():
     canceller = LinearEchoCanceller()
     far = (np.sin(np.arange(160) / 3) * 3000).astype(np.int16)

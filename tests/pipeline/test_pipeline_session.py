@@ -291,17 +291,19 @@ def test_speech_past_the_maximum_length_is_kept_as_one_request(engines, speech):
 def test_with_the_echo_cancelled_it_hears_over_a_reply_once_the_cancellers_have_learned(engines, speech):
     """[listen] echo_cancel (the default): over a reply the wake word interrupts it, but not before the cancellers
     have learned the room: until then what they let through is mostly the reply's own echo, and the session stays
-    deaf as without them."""
+    deaf as without them (neither the wake word nor a stop word is heard)."""
     learning = True
 
     async def scenario():
         session, link = make_session(engines, FakeEarbudLink(block_playback=True), echo_cancelled=True)
-        session.stop_words.learning = lambda: learning
+        session.cancellers_learning = lambda: learning
         await feed(session, silence(2.0) + speech("Hey Jarvis, what time is it?") + silence(1.5))
         await link.playing.wait()  # the reply plays until stopped
         ignored = session.stats["audio_ignored_replying"]
-        await feed(session, speech("Hey Jarvis") + silence(1.0))
+        await feed(session, speech("Hey Jarvis") + silence(1.0) + speech("stop") + silence(1.0))
+        await asyncio.gather(*session.stop_words.pending())
         assert session.replying and session.stats["wake_detections"] == 1, session.stats
+        assert session.stats["stopped_by_voice"] == 0 and session.stop_words.stats["stretches"] == 0
         assert session.stats["audio_ignored_replying"] > ignored  # deaf while learning
         nonlocal learning
         learning = False
