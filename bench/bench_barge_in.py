@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -102,6 +103,7 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
     mic, cycles = build_mic(engines, plan(quick))
     stops: list[float] = []  # wall time each StopPlayback was acknowledged by the earbud
     recorded: dict[str, list[bytes]] = {"near": [], "far": [], "out": [], "linear": []}
+    events: list[dict] = []  # what the bridge's uplink was told, and when (--dump: tools/replay_echo.py --uplink)
     with tempfile.TemporaryDirectory(prefix="earpiece-bench-barge-in-") as scratch:
         workdir = Path(scratch)
         write_wav(workdir / "mic.wav", mic)
@@ -140,6 +142,7 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
                     return out, linear
 
                 runner.echo.canceller.process_both = process_and_keep
+                record_uplink(runner, events)
             stats = system.earbuds[0].read_stats()
             while not stats.get("mic_started_at"):
                 await asyncio.sleep(0.1)
@@ -162,9 +165,46 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
             write_wav(dump / "linear.wav", b"".join(recorded["linear"]))
             write_wav(dump / "reference.wav", b"".join(recorded["far"]))
             (dump / "speaker.wav").write_bytes((workdir / "speaker.wav").read_bytes())
+            with (dump / "uplink_events.jsonl").open("w") as out:
+                out.writelines(json.dumps(event) + "\n" for event in events)
     return analyse(cycles, started, stops, erle, {"session": session_stats, "uplink": echo_stats,
                                                   "stop_words": stop_word_stats, "earbud": earbud},
                    heard)
+
+
+def record_uplink(runner, events: list[dict]) -> None:
+    """Keep every call into the bridge's echo-cancelled uplink with the host's clock, so the reference's timeline can
+    be rebuilt offline (tools/replay_echo.py --uplink): mic chunks as they arrived, frames as the pacer sent them
+    with its estimate of when they play, stops, cues and the earbud's speaker reports."""
+    uplink, pacer = runner.echo, runner.pacer
+    cancel, frame_sent, stopped, report = uplink.cancel, uplink.frame_sent, uplink.stopped, pacer.speaker_report
+    cue_sent = pacer.cue_sent
+
+    def keep(kind: str, **fields) -> None:
+        events.append({"kind": kind, "t": time.monotonic(), **fields})
+
+    def cancel_and_keep(pcm: bytes) -> bytes:
+        keep("mic", pcm=base64.b64encode(pcm).decode())
+        return cancel(pcm)
+
+    def frame_sent_and_keep(frame: bytes, plays_at: float) -> None:
+        keep("frame", frame=base64.b64encode(frame).decode(), plays_at=plays_at)
+        frame_sent(frame, plays_at)
+
+    def stopped_and_keep(at: float) -> None:
+        keep("stopped", at=at)
+        stopped(at)
+
+    def report_and_keep(message) -> None:
+        keep("report", buffered_ms=message.buffered_ms)
+        report(message)
+
+    def cue_sent_and_keep(cue: int) -> None:
+        keep("cue", cue=cue)
+        cue_sent(cue)
+
+    uplink.cancel, uplink.frame_sent, uplink.stopped = cancel_and_keep, frame_sent_and_keep, stopped_and_keep
+    pacer.speaker_report, pacer.cue_sent = report_and_keep, cue_sent_and_keep
 
 
 def analyse(cycles: list[Cycle], started: float, stops: list[float], erle: tuple[float | None, float | None],

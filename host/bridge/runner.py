@@ -200,6 +200,8 @@ class EarbudRunner:
         if isinstance(message, control.SetQuiet):
             await self.set_quiet(bool(message.quiet), message.source)
         elif self.link.connected:
+            if isinstance(message, control.PlayCue):
+                self.pacer.cue_sent(message.cue)  # a reply starting now waits for the cue on the earbud
             await self.link.send_control(message)
 
     def _spawn(self, coro) -> None:

@@ -32,6 +32,11 @@ FRAME_SAMPLES = SAMPLE_RATE // 100  # AEC3's 10 ms frame
 FRAME_BYTES = FRAME_SAMPLES * 2
 ACTIVE_FAR_RMS = 100.0  # a reference frame louder than this (-50 dBFS) counts towards the echo return loss
 BLOCK_FRAMES = 10  # the echo return loss is taken per 100 ms block; its median leaves out the wearer's words
+# The cancellers have learned the room once the linear one takes this much out of the echo (the median of its last
+# LEARNED_BLOCKS blocks). Until then what it lets through is mostly the reply's own echo, which a stop word or the
+# wake word could be heard in. Measured in the whole system (bench_barge_in): reached after 2.0-2.4 s of reply.
+LEARNED_DB = 10.0
+LEARNED_BLOCKS = 5
 
 
 class EchoCancelUnavailable(EarpieceError):
@@ -58,6 +63,7 @@ class EchoCanceller:
         self._block = [0.0, 0.0, 0.0, 0]
         self._losses: deque[float] = deque(maxlen=6000)
         self._linear_losses: deque[float] = deque(maxlen=6000)
+        self._learned = False
 
     def process(self, near: bytes, far: bytes) -> bytes:
         """The mic's `near` with the echo of `far` (same length) removed; whole 10 ms frames out."""
@@ -97,6 +103,15 @@ class EchoCanceller:
                 self._losses.append(10 * math.log10(block[0] / max(block[1], 1.0)))
                 self._linear_losses.append(10 * math.log10(block[0] / max(block[2], 1.0)))
             self._block = [0.0, 0.0, 0.0, 0]
+
+    @property
+    def learning(self) -> bool:
+        """Whether the cancellers are still learning the room: the linear canceller has not yet taken LEARNED_DB out
+        of the echo (over LEARNED_BLOCKS blocks in a row). Once learned, they stay learned."""
+        if not self._learned and len(self._linear_losses) >= LEARNED_BLOCKS:
+            recent = list(self._linear_losses)[-LEARNED_BLOCKS:]
+            self._learned = statistics.median(recent) >= LEARNED_DB
+        return not self._learned
 
     def echo_return_loss_db(self, linear: bool = False) -> float | None:
         """How much of the echo was removed, in dB (echo return loss enhancement): the median over 100 ms blocks

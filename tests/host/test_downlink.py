@@ -147,3 +147,83 @@ def test_wait_played_returns_once_the_earbud_has_played_everything_it_was_sent()
     pacer, elapsed = asyncio.run(scenario())
     assert pacer.estimated_level_ms() == 0 and not pacer.busy
     assert elapsed >= 0.05 + 0.3 - 0.01  # the report's 300 ms, from when it came
+
+
+def test_a_report_during_the_first_burst_does_not_make_it_send_more():
+    """When the earbud first reports (its first frame just in), the rest of the burst is still on its way: taking
+    the report at its word would send as much again and overfill the earbud (seen: 440 ms held for a 240 ms target)."""
+    sent = []
+
+    async def scenario():
+        async def send(frame):
+            sent.append(frame)
+
+        pacer = DownlinkPacer(send, target_ms=240, clock=lambda: 1000.0)
+        task = asyncio.create_task(pacer.run())
+        pacer.play(bytes(16000 * 2))
+        await asyncio.sleep(0.05)
+        pacer.speaker_report(Speaker(20, 600, 0, 0))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        return pacer
+
+    pacer = asyncio.run(scenario())
+    assert len(sent) == 12
+    assert pacer.estimated_level_ms() == 240
+
+
+class Timeline:
+    """The pacer's observer: when each frame plays, by its estimate."""
+
+    def __init__(self):
+        self.plays_at = []
+
+    def frame_sent(self, frame, plays_at):
+        self.plays_at.append(plays_at)
+
+    def stopped(self, at):
+        pass
+
+
+def _reply_after_cues(cues, cue_at=1000.0, reply_at=1000.01):
+    now = [cue_at]
+    timeline = Timeline()
+
+    async def scenario():
+        async def send(frame):
+            pass
+
+        pacer = DownlinkPacer(send, target_ms=240, clock=lambda: now[0])
+        pacer.observer = timeline
+        task = asyncio.create_task(pacer.run())
+        for cue in cues:
+            pacer.cue_sent(cue)
+        now[0] = reply_at
+        pacer.play(bytes(16000 * 2))
+        await asyncio.sleep(0.05)
+        level = pacer.estimated_level_ms(reply_at + 0.1)
+        task.cancel()
+        return level
+
+    return asyncio.run(scenario()), timeline.plays_at
+
+
+def test_a_reply_that_follows_a_cue_plays_when_the_cue_ends():
+    """The earbud holds a reply while a cue sounds (protocol/cues.py): the reply's frames play after it, one after
+    another, and its buffer does not drain meanwhile."""
+    from protocol.control import CUE_LISTEN_END, CUE_WAKE
+    from protocol.cues import duration_ms
+
+    from host.bridge.downlink import CUE_START_S
+
+    level, plays_at = _reply_after_cues([CUE_LISTEN_END])
+    cue_end = 1000.0 + CUE_START_S + duration_ms(CUE_LISTEN_END) / 1000
+    assert abs(plays_at[0] - cue_end) < 1e-6
+    assert [round((b - a) * 1000) for a, b in zip(plays_at, plays_at[1:])] == [20] * 11
+    assert level == 240  # 0.1 s after the reply was sent, the cue still sounds: nothing has played
+    # Two cues play one after the other; a reply waits for them at most REPLY_HOLD_MAX_MS (then plays under them).
+    _, plays_at = _reply_after_cues([CUE_WAKE, CUE_LISTEN_END])
+    assert abs(plays_at[0] - (1000.01 + CUE_START_S + 0.25)) < 1e-6
+    # A reply after the cue has ended plays at once.
+    _, plays_at = _reply_after_cues([CUE_LISTEN_END], reply_at=1000.5)
+    assert plays_at[0] == 1000.5

@@ -131,6 +131,24 @@ def test_the_linear_canceller_learns_for_its_first_seconds_of_reference():
     assert 300 <= blocks <= 330, blocks
 
 
+def test_the_cancellers_have_learned_once_the_linear_one_removes_10_db_of_echo(reply):
+    """The session listens over replies only once this says so: not on a mic that only carries the echo's noise
+    (nothing to learn), and once learned, a stretch the filter cannot cancel (the wearer talking) does not undo it."""
+    canceller = EchoCanceller()
+    far = _pcm(reply[:RATE])
+    canceller.process_both(_pcm(np.random.default_rng(2).normal(0, 3000, RATE)), far)  # a mic unrelated to the reply
+    assert canceller.learning
+    echo = _room(reply, 0.22, -10)
+    learned_at = None
+    for start in range(0, len(reply) - 159, 160):
+        canceller.process_both(_pcm(echo[start:start + 160]), _pcm(reply[start:start + 160]))
+        if learned_at is None and not canceller.learning:
+            learned_at = start / RATE
+    assert learned_at is not None and learned_at < 3.0, learned_at
+    canceller.process_both(_pcm(np.random.default_rng(3).normal(0, 3000, RATE)), far)
+    assert not canceller.learning
+
+
 def _room(far: np.ndarray, lag_s: float, gain_db: float) -> np.ndarray:
     """The simulated earbud's room (device_sim/echo_path.py: a direct path and a 150 ms tail), `lag_s` late."""
     from device_sim.echo_path import room_response

@@ -8,6 +8,7 @@ builds on this class: a base class rather than a part, because on the device eve
 from array import array
 
 from protocol import audio, control
+from protocol.cues import REPLY_HOLD_MAX_MS
 from protocol.receiver import AudioReceiver
 
 from earbud import pcm
@@ -18,7 +19,7 @@ from earbud.speaker import SpeakerBuffer
 SPEAKER_REPORT_MS = 80  # README §4 asks for <= 100 ms; pulls come every ~20 ms, so report from 80 ms on
 MIC_BLOCK_SAMPLES = 320  # 20 ms, one ADPCM frame or four PCM16 frames per read
 MIC_MAX_BLOCKS_PER_TICK = 4  # catch up after a late tick, but never spin on a runaway mic
-REPLY_HOLD_MAX_SAMPLES = 250 * 16  # a reply waits for a cue to finish for at most 250 ms
+REPLY_HOLD_MAX_SAMPLES = REPLY_HOLD_MAX_MS * 16  # a reply waits for a cue to finish for at most this long
 
 
 class AudioPath:

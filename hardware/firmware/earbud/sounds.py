@@ -1,13 +1,14 @@
 """Sounds the earbud makes by itself: cues (earcons) as generated tones, and the spoken passkey.
 
 Tones are synthesised on the fly from a small sine table (no stored audio, a few hundred bytes of RAM).
+Each cue's notes are in protocol/cues.py, shared with the host (which times replies and its echo reference by them).
 Clips (the digit recordings) are fetched from the board one at a time, when they start to play, so six
 spoken digits never sit in RAM together. A missing clip falls back to a tone of its own pitch per digit.
 """
 import math
 from array import array
 
-from protocol import control
+from protocol.cues import CUES
 from protocol._mp import micropython
 
 from earbud import pcm
@@ -19,18 +20,6 @@ _TABLE_SIZE = 1 << _TABLE_BITS
 _SINE = array("h", [int(math.sin(2 * math.pi * i / _TABLE_SIZE) * 32767) for i in range(_TABLE_SIZE)])
 _FADE = 64  # samples (4 ms) of fade-in/out so notes start and stop without a click (a shift in the loop)
 TONE_AMPLITUDE = 9000  # about -11 dBFS: clearly audible in an earbud, well below a reply's peaks
-
-# Each cue is a short phrase of (frequency Hz, duration ms); 0 Hz is a rest. Rising = on, falling = off.
-CUES = {
-    control.CUE_WAKE: ((880, 70), (1320, 110)),
-    control.CUE_LISTEN_END: ((1320, 50), (880, 70)),  # short: the reply follows it at once
-    control.CUE_QUIET_ON: ((660, 100), (440, 180)),
-    control.CUE_QUIET_OFF: ((440, 100), (660, 180)),
-    control.CUE_ERROR: ((220, 300),),
-    control.CUE_PAIRING: ((660, 80), (0, 60), (660, 80), (0, 60), (990, 160)),
-    control.CUE_CONNECTED: ((523, 90), (659, 90), (784, 160)),
-    control.CUE_FOLLOW_UP: ((1320, 60),),  # soft and short: "still listening", not a new wake
-}
 
 DIGIT_GAP_MS = 250  # silence between spoken digits, so "1 1" is two digits
 DIGIT_TONE_MS = 300
