@@ -130,6 +130,24 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
                 return text
 
             runner.session.stop_words._transcribe = transcribe_and_keep
+            scores: list[tuple[float, float]] = []  # (wall time, score) of every wake-word block the session judged
+            wake = runner.session.listening_part.wake_detector
+            judge = wake._judge
+
+            def judge_and_keep(score: float, end_s: float, detections: list) -> None:
+                scores.append((time.time(), score))
+                judge(score, end_s, detections)
+
+            wake._judge = judge_and_keep
+            whole_chunks: list[tuple[float, bool]] = []  # (wall time, whether the linear version was there)
+            voice_whole = runner.session.stop_words.voice_whole
+
+            def voice_whole_and_keep(pcm: bytes) -> bytes:
+                out = voice_whole(pcm)
+                whole_chunks.append((time.time(), out is not pcm))
+                return out
+
+            runner.session.stop_words.voice_whole = voice_whole_and_keep
             if dump is not None:
                 process = runner.echo.canceller.process_both
 
@@ -169,7 +187,7 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
                 out.writelines(json.dumps(event) + "\n" for event in events)
     return analyse(cycles, started, stops, erle, {"session": session_stats, "uplink": echo_stats,
                                                   "stop_words": stop_word_stats, "earbud": earbud},
-                   heard)
+                   heard, scores, whole_chunks)
 
 
 def record_uplink(runner, events: list[dict]) -> None:
@@ -209,7 +227,8 @@ def record_uplink(runner, events: list[dict]) -> None:
 
 def analyse(cycles: list[Cycle], started: float, stops: list[float], erle: tuple[float | None, float | None],
             counters: dict,
-            heard: list[tuple[float, str]] = ()) -> dict:
+            heard: list[tuple[float, str]] = (), scores: list[tuple[float, float]] = (),
+            whole_chunks: list[tuple[float, bool]] = ()) -> dict:
     latencies: list[float] = []
     counts = {"stops_spoken": 0, "stops_detected": 0, "wakes_spoken": 0, "wakes_detected": 0,
               "backchannels_spoken": 0, "false_stops": 0}
@@ -225,7 +244,12 @@ def analyse(cycles: list[Cycle], started: float, stops: list[float], erle: tuple
                 latencies.append((stopped - ended) * 1000)
         per_cycle.append({"kind": cycle.kind, "words": cycle.words,
                           "stopped_after_ms": None if stopped is None else round((stopped - ended) * 1000),
-                          "spotter_heard": [text for t, text in heard if said < t < nxt]})
+                          "spotter_heard": [text for t, text in heard if said < t < nxt],
+                          # the wake word's best score over the words (and 1 s after: the scoring runs behind)
+                          "wake_score_max": round(max((x for t, x in scores if said < t < ended + 1.0), default=0), 2),
+                          # of the words' 20 ms chunks, how many the session heard over the reply (linear version)
+                          "heard_over_reply": sum(1 for t, linear in whole_chunks if said < t < ended and linear),
+                          "chunks": round((ended - said) / 0.02)})
     rate = counts["wakes_detected"] / counts["wakes_spoken"] if counts["wakes_spoken"] else None
     return {"barge_in": {
         "barge_in": {"stop_latency_ms_p50": round_or_none(percentile(latencies, 50), 0),

@@ -43,6 +43,10 @@ class WakeSettings:
                                      minimum=0.0)
     verify: bool = setting(True, "a detection becomes a turn only if the speech recognizer also hears the wake phrase "
                            "in it (rejects near misses such as 'hey jars'; the wake cue waits for it, about 1 s)")
+    threshold_over_reply: float = setting(0.3, "while a reply plays (with [listen] echo_cancel), the score that counts: "
+                                          "what is left of its echo lowers the wake word's scores. A detection under "
+                                          "[wake] threshold stops the reply only once verified ([wake] verify; off: "
+                                          "[wake] threshold applies)", minimum=0.0, maximum=1.0)
 
 
 @dataclass(frozen=True)

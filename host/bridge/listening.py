@@ -189,9 +189,11 @@ class Listening:
 
     # ---- hearing -------------------------------------------------------------------------------------------------
 
-    def hear(self, pcm: bytes) -> WakeDetected | None:
-        """The mic's audio, while nobody is being answered. Returns a wake-word detection that should start a turn."""
+    def hear(self, pcm: bytes, wake_threshold: float | None = None) -> WakeDetected | None:
+        """The mic's audio, while nobody is being answered. Returns a wake-word detection that should start a turn
+        (`wake_threshold`: a lower threshold for this audio, a reply's cancelled echo under it)."""
         pcm = self.noise.suppress(pcm)  # as long as it came: the clock and the stages stay in step
+        self._wake.threshold_now = wake_threshold
         self.audio_clock.advance(len(pcm))
         self.wake_window.add(pcm)
         if self.listening:

@@ -52,7 +52,7 @@ FOLLOW_UP_CUE_PAUSE_S = 0.5
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
          "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials",
-         "not_wearer", "wake_rejected", "stopped_by_voice")
+         "not_wearer", "wake_rejected", "stopped_by_voice", "wake_over_reply_unsure")
 
 
 class DeviceSession:
@@ -75,8 +75,10 @@ class DeviceSession:
         self.listening_part = Listening(engines, self._prepare, self._on_utterance, self._on_no_speech, self.stats,
                                         name, clock)
         self.voice = Voice(engines.tts, playback, name, clock)
-        self.wake_check = WakeCheck(engines, self.listening_part, lambda: self._send(control.PlayCue(control.CUE_WAKE)),
-                                    self.stats, name)  # [wake] verify
+        self.wake_check = WakeCheck(engines, self.listening_part, self._wake_confirmed, self.stats, name)  # [wake] verify
+        # A wake word said over a reply and scored under [wake] threshold (but over threshold_over_reply) stops the
+        # reply only once verified: the reply's turn it waits to stop (None: nothing waits).
+        self._stop_when_confirmed: tuple[asyncio.Task | None] | None = None
         self._on_partial = on_partial
         # Partial transcripts cost recognitions: made only for someone who reads them (the demo, or the log when
         # transcripts may be kept).
@@ -129,8 +131,25 @@ class DeviceSession:
     @property
     def _hears_over_replies(self) -> bool:
         """Whether the reply's echo is cancelled well enough to listen over it: not until the cancellers have learned
-        the room (the first 3 s of reply audio): what they let through before is mostly the reply's own echo."""
+        the room (about the first 2 s of reply audio): what they let through before is mostly the reply's own echo."""
         return self.stop_words is not None and not self.cancellers_learning()
+
+    @property
+    def _wake_threshold_over_reply(self) -> float | None:
+        """The wake word's threshold over a reply: lower, as what is left of its echo lowers the scores, when the
+        recognizer verifies detections before they stop it (not for Home Assistant's turns, which are not verified)."""
+        if self.wake_check.verifier is None or self.satellite is not None:
+            return None
+        return self.config.wake.threshold_over_reply
+
+    async def _wake_confirmed(self) -> None:
+        """The recognizer heard the wake phrase: the reply it was said over stops, if that waited for this; the cue."""
+        waiting, self._stop_when_confirmed = self._stop_when_confirmed, None
+        if waiting is not None:
+            [turn] = waiting
+            if (turn is not None and not turn.done()) or self.voice.speaking:
+                await self._stop_reply(turn)  # not the turn of the request after the wake word, if it began
+        await self._send(control.PlayCue(control.CUE_WAKE))
 
     @property
     def _reply_tail_s(self) -> float:
@@ -193,16 +212,24 @@ class DeviceSession:
                 return
             self.stop_words.hear(pcm)  # its echo is cancelled: a stop word interrupts, and so does the wake word
             pcm = self.stop_words.voice_whole(pcm)  # the linear canceller keeps the wearer whole (bench_barge_in)
+            wake_threshold = self._wake_threshold_over_reply
+        else:
+            wake_threshold = None
         if self.enrolment is not None:  # `earpiece enroll` is recording the wearer: no wake word, no turn
             self.enrolment.hear(pcm)
             self.listening_part.hear_silence(len(pcm))
             return
-        wake = self.listening_part.hear(pcm)
+        wake = self.listening_part.hear(pcm, wake_threshold)
         if wake is not None:
             self.stats["wake_detections"] += 1
             log.info("%s: wake word %s (score %.2f)", self.name, wake.name, wake.score)
+            self._stop_when_confirmed = None
             if self.stop_words is not None and self.replying:  # the wake word over a reply interrupts it
-                await self.stop_reply()
+                if wake.score >= self.config.wake.threshold:
+                    await self.stop_reply()
+                else:  # a lower score, heard under the reply's echo: the reply stops if the recognizer confirms it
+                    self.stats["wake_over_reply_unsure"] += 1
+                    self._stop_when_confirmed = (self._turn_task,)
             if self.satellite is not None and self.satellite.take_turn(wake):  # Home Assistant answers (it cues)
                 return
             await self._start_listening("wake", wake)
@@ -327,10 +354,14 @@ class DeviceSession:
 
     async def stop_reply(self) -> None:
         """Stop whatever the companion is saying (the button was pressed)."""
+        await self._stop_reply(self._turn_task)
+
+    async def _stop_reply(self, turn: asyncio.Task | None) -> None:
+        """Stop the reply playing and `turn`, the turn that makes it (if still running)."""
         self.stats["interrupted"] += 1
-        if self._turn_task is not None and not self._turn_task.done():
-            self._turn_task.cancel()
-            await asyncio.gather(self._turn_task, return_exceptions=True)
+        if turn is not None and not turn.done():
+            turn.cancel()
+            await asyncio.gather(turn, return_exceptions=True)
         await self.voice.stop()
         await self._send(control.StopPlayback())
 

@@ -24,6 +24,9 @@ from host.pipeline.wake_scoring import FRAME_SAMPLES, WakeScorer, WakeStream
 
 log = logging.getLogger(__name__)
 
+UNSURE_HOLD_BLOCKS = 6  # a score over `threshold_now` but under `threshold` is reported once it stops rising, or
+# after this many blocks (480 ms) of rising
+
 
 class WakeModel:
     """The loaded openWakeWord models (shared, read-only)."""
@@ -67,6 +70,11 @@ class WakeWordDetector:
         self._last_detection_s = -1e9
         self.frames_scored = 0
         self.max_score = 0.0
+        # A lower threshold for now, set by the caller (the session, while a reply plays: its echo lowers the scores).
+        # A score over it but under `threshold` is held while the scores rise: if they go on to reach `threshold`,
+        # the detection is a sure one (the caller acts at once on those); else it is reported at their peak.
+        self.threshold_now: float | None = None
+        self._unsure: tuple[float, int] | None = None  # best score under threshold so far, blocks since the first
 
     def process(self, pcm: bytes) -> list[WakeDetected]:
         """Score new audio (16 kHz 16-bit mono, any length); returns the detections it completes."""
@@ -97,9 +105,25 @@ class WakeWordDetector:
             return
         now = end_s
         self.max_score = max(self.max_score, score)
-        if score >= self.threshold and now - self._last_detection_s >= self.refractory_s:
-            self._last_detection_s = now
-            detections.append(WakeDetected(self.model.name, score, now))
+        if now - self._last_detection_s < self.refractory_s:
+            return
+        if self.threshold_now is None:
+            self._unsure = None  # the lower threshold is no longer in force
+        if score >= self.threshold:
+            self._detect(score, now, detections)
+        elif self._unsure is not None:
+            best, blocks = self._unsure
+            if score <= best or blocks + 1 >= UNSURE_HOLD_BLOCKS:  # past its peak: as sure as it gets
+                self._detect(max(best, score), now, detections)
+            else:
+                self._unsure = (score, blocks + 1)
+        elif self.threshold_now is not None and score >= self.threshold_now:
+            self._unsure = (score, 0)
+
+    def _detect(self, score: float, now: float, detections: list[WakeDetected]) -> None:
+        self._last_detection_s = now
+        self._unsure = None
+        detections.append(WakeDetected(self.model.name, score, now))
 
     def process_silence(self, n_bytes: int) -> None:
         """Advance over audio the detector must not hear (a reply playing, the user talking to the assistant):

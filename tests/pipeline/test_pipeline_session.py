@@ -315,3 +315,34 @@ def test_with_the_echo_cancelled_it_hears_over_a_reply_once_the_cancellers_have_
 
     session = run(scenario())
     assert session.stats["wake_detections"] == 2 and session.stats["interrupted"] == 1, session.stats
+
+
+def test_a_wake_word_scored_low_over_a_reply_stops_it_once_the_recognizer_confirms_it(engines, speech):
+    """Over a reply what is left of its echo lowers the wake word's scores: [wake] threshold_over_reply counts there,
+    and a detection under [wake] threshold stops the reply only after the recognizer heard the wake phrase in it.
+    (Here every detection scores under the threshold, set out of reach.)"""
+    import dataclasses
+
+    unreachable = with_settings(engines, wake=dataclasses.replace(engines.config.wake, threshold=1.5,
+                                                                  threshold_over_reply=0.3))
+
+    async def scenario():
+        session, link = make_session(unreachable, FakeEarbudLink(block_playback=True), echo_cancelled=True)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what's the date?") + silence(1.5))
+        assert session.stats["wake_detections"] == 0  # not over a reply: [wake] threshold applies
+        await session.handle_event(control.Button(control.BUTTON_PRESS))  # talk without the wake word
+        await feed(session, speech("What's the date?") + silence(1.5))
+        await asyncio.wait_for(link.playing.wait(), 10)
+        await feed(session, speech("Hey Jarvis") + silence(0.8))  # an unsure score is reported at its peak
+        assert session.stats["wake_over_reply_unsure"] == 1 and session.stats["wake_detections"] == 1
+        assert session.replying and control.StopPlayback() not in link.controls  # not yet: it waits for the check
+        await feed(session, speech("what time is it?") + silence(1.5))
+        await session.wait_idle()
+        await session.close()
+        return session, link
+
+    session, link = run(scenario())
+    assert session.stats["wake_rejected"] == 0 and session.stats["interrupted"] == 1, session.stats
+    stop = link.controls.index(control.StopPlayback())
+    assert control.PlayCue(control.CUE_WAKE) in link.controls[stop:]  # the reply stopped, then the wake cue
+    assert session.turns[-1].transcript.lower().startswith("what time"), session.turns[-1]

@@ -29,6 +29,19 @@ def test_hey_jarvis_is_detected_once_at_the_right_time(jarvis, speech):
     assert 2.0 < hit.time_s < 2.0 + len(said) / 32000 + 0.5
 
 
+def test_under_a_lower_threshold_for_now_a_sure_detection_is_still_reported_as_sure(jarvis, speech):
+    """The session lowers the threshold over a reply (`threshold_now`) and acts at once only on scores over the
+    real one: a score that crosses the lower first is held while it rises, and reported with its best."""
+    detector = WakeWordDetector(jarvis, threshold=0.5)
+    detector.threshold_now = 0.05
+    [hit] = detector.process(silence(2.0) + speech("Hey Jarvis") + silence(1.0))
+    assert hit.score >= 0.5
+    detector = WakeWordDetector(jarvis, threshold=1.5)  # out of reach: only the lower one counts, after its hold
+    detector.threshold_now = 0.3
+    [hit] = detector.process(silence(2.0) + speech("Hey Jarvis") + silence(1.0))
+    assert 0.3 <= hit.score < 1.5
+
+
 def test_other_speech_does_not_wake_it(jarvis, speech):
     detector = WakeWordDetector(jarvis)
     assert detector.process(silence(2.0) + speech("Hello there, how are you doing today?") + silence(1.0)) == []
