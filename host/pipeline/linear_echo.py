@@ -6,9 +6,9 @@ touching anything else the mic hears. WebRTC AEC3 adds a suppressor after its li
 wearer's voice while the reply plays (3–7 dB quieter, much more for some words); this canceller has none, so a stop
 word said over a reply reaches the recognizer as it was said. What it leaves of the echo is quieter than the voice
 but not silent: measured on the simulated path (20 ms, -10 dB, 150 ms room) 28 dB of echo removed offline with the
-voice kept (correlation 0.99; bench/bench_echo_cancel.py), but only ~7 dB (median over a reply) in the whole system,
-where the reference's timeline moves between replies and sentences and the filter keeps learning it again
-(bench/bench_barge_in.py). A block it would make louder passes as it came.
+voice kept (correlation 0.99; bench/bench_echo_cancel.py), but 10-16 dB (median over the replies) in the whole
+system (bench/bench_barge_in.py), where the uplink's ADPCM adds noise about 20 dB under the echo that no linear filter
+can take out. A block it would make louder passes as it came.
 
 Two parts, as in AEC3:
 - `DelayEstimator`: where the echo sits behind the reference (GCC-PHAT over the last 0.3 s, every 50 ms). The
