@@ -55,6 +55,7 @@ class Cycle:
     said_at: float  # seconds into the WAV: the words over the reply start
     ended_at: float  # ... and their last voiced sample
     next_at: float  # the next cycle's question starts
+    asked_at: float = 0.0  # this cycle's question starts
 
 
 def plan(quick: bool) -> list[tuple[str, str]]:
@@ -86,7 +87,7 @@ def build_mic(engines, cycles: list[tuple[str, str]]) -> tuple[bytes, list[Cycle
         pieces = [question, silence(OVER_REPLY_S), said, silence(CYCLE_TAIL_S)]
         start = position + (len(question) + len(pieces[1])) // 2
         planned.append(Cycle(kind, words, (start + first_voiced(said)) / 16000,
-                             (start + last_voiced_sample(said)) / 16000, 0.0))
+                             (start + last_voiced_sample(said)) / 16000, 0.0, position / 16000))
         parts += pieces
         position += sum(len(p) for p in pieces) // 2
     for cycle, after in zip(planned, planned[1:]):
@@ -187,7 +188,7 @@ async def measure(engines, quick: bool, dump: Path | None = None, echo: str = EC
                 out.writelines(json.dumps(event) + "\n" for event in events)
     return analyse(cycles, started, stops, erle, {"session": session_stats, "uplink": echo_stats,
                                                   "stop_words": stop_word_stats, "earbud": earbud},
-                   heard, scores, whole_chunks)
+                   heard, scores, whole_chunks, list(runner.reply_streams_sent_at))
 
 
 def record_uplink(runner, events: list[dict]) -> None:
@@ -228,15 +229,20 @@ def record_uplink(runner, events: list[dict]) -> None:
 def analyse(cycles: list[Cycle], started: float, stops: list[float], erle: tuple[float | None, float | None],
             counters: dict,
             heard: list[tuple[float, str]] = (), scores: list[tuple[float, float]] = (),
-            whole_chunks: list[tuple[float, bool]] = ()) -> dict:
+            whole_chunks: list[tuple[float, bool]] = (), replies: list[float] | None = None) -> dict:
     latencies: list[float] = []
     counts = {"stops_spoken": 0, "stops_detected": 0, "wakes_spoken": 0, "wakes_detected": 0,
-              "backchannels_spoken": 0, "false_stops": 0}
+              "backchannels_spoken": 0, "false_stops": 0, "questions_unanswered": 0}
     per_cycle = []
     for cycle in cycles:
         said, ended, nxt = started + cycle.said_at, started + cycle.ended_at, started + cycle.next_at
         stopped = next((t for t in stops if said < t < nxt), None)
         key = {"stop": "stops", "wake": "wakes", "backchannel": "backchannels"}[cycle.kind]
+        if replies is not None and not any(started + cycle.asked_at < t < said for t in replies):
+            # The question got no reply (its wake word was missed or rejected): nothing to interrupt, not counted.
+            counts["questions_unanswered"] += 1
+            per_cycle.append({"kind": cycle.kind, "words": cycle.words, "unanswered": True})
+            continue
         counts[f"{key}_spoken"] += 1
         if stopped is not None:
             counts["false_stops" if cycle.kind == "backchannel" else f"{key}_detected"] += 1

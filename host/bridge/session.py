@@ -52,7 +52,8 @@ FOLLOW_UP_CUE_PAUSE_S = 0.5
 STATS = ("model_turns", "follow_ups", "audio_chunks", "audio_ignored_quiet", "audio_ignored_replying", "malformed_chunks", "wake_detections",
          "listens", "asr_runs", "speculations_used", "speculations_discarded", "turns", "no_speech", "interrupted",
          "timers_started", "timers_fired", "errors", "early_ends", "end_of_turn_model_ends", "continued", "partials",
-         "not_wearer", "wake_rejected", "stopped_by_voice", "wake_over_reply_unsure")
+         "not_wearer", "wake_rejected", "stopped_by_voice", "wake_over_reply_unsure",
+         "wake_over_reply_recognized")
 
 
 class DeviceSession:
@@ -88,6 +89,10 @@ class DeviceSession:
         # With the reply's echo cancelled on the uplink (the runner does it) the session listens while it speaks:
         # a stop word or the wake word interrupts the reply. Without, it is deaf then ([audio] reply_tail_s).
         self.stop_words = StopWords(engines.asr.transcribe, self._stopped_by_voice) if echo_cancelled else None
+        if self.stop_words is not None and self.wake_check.verifier is not None:
+            # ... and the wake word, heard by the recognizer in what the stop words hear where openWakeWord missed it
+            self.stop_words.wake_said = self.wake_check.verifier.said_in
+            self.stop_words.on_wake = self._wake_heard_by_recognizer
         # Whether the cancellers still learn the room (the runner's uplink answers): then what they let through is
         # mostly the reply's own echo, and the recognizer once heard a stop word in it (the first reply stopped 1.3 s
         # in, with no one speaking).
@@ -345,6 +350,17 @@ class DeviceSession:
         self.stats["listens"] += 1
         self.listening_part.start("follow_up", no_speech_s=seconds)
         await self._send(control.PlayCue(control.CUE_FOLLOW_UP))
+
+    async def _wake_heard_by_recognizer(self) -> None:
+        """The recognizer heard the wake phrase said over the reply, where the wake word's model had not (what is
+        left of the echo confuses it more): as a verified wake word, it stops the reply and listening begins."""
+        if self.listening or self.satellite is not None or not self.replying:
+            return  # the wake word's model heard it too, or Home Assistant answers, or the reply is over
+        self.stats["wake_over_reply_recognized"] += 1
+        log.info("%s: wake word heard by the recognizer over the reply", self.name)
+        await self.stop_reply()
+        self.wake_check.already_verified()
+        await self._start_listening("wake")
 
     async def _stopped_by_voice(self, _text: str) -> None:  # a stop word over the reply (stop_words.py)
         if self.replying and not self.listening:

@@ -57,6 +57,10 @@ class WakeCheck:
         self._pending = asyncio.get_running_loop().create_task(self._check(wake, wanted, window.generation))
         return True
 
+    def already_verified(self) -> None:
+        """Listening starts for a wake word the recognizer itself heard (over a reply): its turn needs no check."""
+        self._pending = None
+
     async def _check(self, wake: WakeDetected, wanted: asyncio.Future, generation: int) -> bool:
         window = self.listening.wake_window
         try:

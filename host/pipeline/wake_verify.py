@@ -145,6 +145,14 @@ class WakeVerifier:
         heard = self.heard_in(self.asr.transcribe(cuts[-1]))
         return Verdict(heard, best, heard, time.perf_counter() - started)
 
+    def said_in(self, pcm: bytes, transcript: str) -> bool:
+        """Whether a short stretch of speech (`transcript`: the recognizer's own) holds the wake phrase: spelled in the
+        transcript, or found by the recognizer when forced to read it there. Blocking (run it off the event loop)."""
+        if self.heard_in(transcript):
+            return True
+        audio = trim_quiet(pcm)
+        return self._forced is not None and len(audio) >= SAMPLE_RATE // 5 and self._forced.score(audio) >= self.logprob_min
+
     def heard_in(self, transcript: str) -> bool:
         letters = re.sub(r"[^a-z]", "", transcript.lower())
         return any(spelling in letters for spelling in self.spellings)

@@ -346,3 +346,37 @@ def test_a_wake_word_scored_low_over_a_reply_stops_it_once_the_recognizer_confir
     stop = link.controls.index(control.StopPlayback())
     assert control.PlayCue(control.CUE_WAKE) in link.controls[stop:]  # the reply stopped, then the wake cue
     assert session.turns[-1].transcript.lower().startswith("what time"), session.turns[-1]
+
+
+def test_the_recognizer_hears_the_wake_word_over_a_reply_where_the_wake_model_does_not(engines, speech):
+    """What is left of a reply's echo can hide the wake word from openWakeWord while the recognizer still hears it:
+    the stop words' stretches are checked for the wake phrase too. (Here the wake model's thresholds are out of
+    reach, so only the recognizer can hear it; a near miss it must not take.)"""
+    import dataclasses
+
+    deaf_model = with_settings(engines, wake=dataclasses.replace(engines.config.wake, threshold=1.5,
+                                                                 threshold_over_reply=1.5))
+
+    async def scenario():
+        session, link = make_session(deaf_model, FakeEarbudLink(block_playback=True), echo_cancelled=True)
+        await session.handle_event(control.Button(control.BUTTON_PRESS))  # talk without the wake word
+        await feed(session, silence(0.5) + speech("What's the date?") + silence(1.5))
+        await asyncio.wait_for(link.playing.wait(), 10)
+        await feed(session, speech("Hey Travis.") + silence(1.0))
+        await asyncio.gather(*session.stop_words.pending())
+        assert session.replying and session.stats["wake_over_reply_recognized"] == 0  # a near miss
+        # (espeak-ng's en-us "Hey Jarvis" is one the recognizer misreads, just under the check's bar; said brightly
+        # it is not)
+        await feed(session, speech("Hey Jarvis!") + silence(0.3))
+        await asyncio.gather(*session.stop_words.pending())  # fed faster than real time: let the recognizer catch up
+        assert session.listening and session.stats["wake_over_reply_recognized"] == 1
+        await feed(session, speech("What time is it?") + silence(1.5))
+        await session.wait_idle()
+        await session.close()
+        return session, link
+
+    session, link = run(scenario())
+    assert session.stats["wake_detections"] == 0 and session.stats["wake_over_reply_recognized"] == 1, (session.stats, session.stop_words.stats)
+    assert session.stats["interrupted"] == 1 and control.StopPlayback() in link.controls
+    assert [t.trigger for t in session.turns] == ["button", "wake"]
+    assert session.turns[-1].transcript.lower().startswith("what time"), session.turns[-1]
