@@ -93,7 +93,11 @@ def test_the_first_frames_leave_at_once_then_it_waits_for_the_earbud():
         pacer = DownlinkPacer(send, target_ms=240, clock=lambda: 1000.0)
         task = asyncio.create_task(pacer.run())
         pacer.play(bytes(16000 * 2))
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
+        # The earbud's first report comes with its first frame in, the rest of the burst still on its way: taken at
+        # its word, it would make the pacer send as much again and overfill the earbud (seen: 440 ms for 240).
+        pacer.speaker_report(Speaker(20, 600, 0, 0))
+        await asyncio.sleep(0.1)
         task.cancel()
         return pacer
 
@@ -147,29 +151,6 @@ def test_wait_played_returns_once_the_earbud_has_played_everything_it_was_sent()
     pacer, elapsed = asyncio.run(scenario())
     assert pacer.estimated_level_ms() == 0 and not pacer.busy
     assert elapsed >= 0.05 + 0.3 - 0.01  # the report's 300 ms, from when it came
-
-
-def test_a_report_during_the_first_burst_does_not_make_it_send_more():
-    """When the earbud first reports (its first frame just in), the rest of the burst is still on its way: taking
-    the report at its word would send as much again and overfill the earbud (seen: 440 ms held for a 240 ms target)."""
-    sent = []
-
-    async def scenario():
-        async def send(frame):
-            sent.append(frame)
-
-        pacer = DownlinkPacer(send, target_ms=240, clock=lambda: 1000.0)
-        task = asyncio.create_task(pacer.run())
-        pacer.play(bytes(16000 * 2))
-        await asyncio.sleep(0.05)
-        pacer.speaker_report(Speaker(20, 600, 0, 0))
-        await asyncio.sleep(0.05)
-        task.cancel()
-        return pacer
-
-    pacer = asyncio.run(scenario())
-    assert len(sent) == 12
-    assert pacer.estimated_level_ms() == 240
 
 
 class Timeline:
