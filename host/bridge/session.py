@@ -183,6 +183,8 @@ class DeviceSession:
             self.listening_part.settle()
             return
         self.listening_part.forget()
+        if self.stop_words is not None:
+            self.stop_words.reset()  # the stretch being heard over a reply is dropped too
         if self._companion is not None and _loop_running():
             self._spawn(asyncio.to_thread(self._companion.quiet, self.name))
         current = asyncio.current_task() if _loop_running() else None
@@ -354,8 +356,8 @@ class DeviceSession:
     async def _wake_heard_by_recognizer(self) -> None:
         """The recognizer heard the wake phrase said over the reply, where the wake word's model had not (what is
         left of the echo confuses it more): as a verified wake word, it stops the reply and listening begins."""
-        if self.listening or self.satellite is not None or not self.replying:
-            return  # the wake word's model heard it too, or Home Assistant answers, or the reply is over
+        if self.listening or self.satellite is not None or not self.replying or self._is_quiet():
+            return  # the wake word's model heard it too, or Home Assistant answers, or the reply is over, or quiet
         self.stats["wake_over_reply_recognized"] += 1
         log.info("%s: wake word heard by the recognizer over the reply", self.name)
         await self.stop_reply()

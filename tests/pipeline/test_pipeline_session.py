@@ -380,3 +380,22 @@ def test_the_recognizer_hears_the_wake_word_over_a_reply_where_the_wake_model_do
     assert session.stats["interrupted"] == 1 and control.StopPlayback() in link.controls
     assert [t.trigger for t in session.turns] == ["button", "wake"]
     assert session.turns[-1].transcript.lower().startswith("what time"), session.turns[-1]
+
+
+def test_a_wake_word_the_recognizer_heard_just_before_quiet_starts_nothing(engines, speech):
+    """The stop words' recognition runs off the event loop: if quiet began meanwhile, what it found is dropped."""
+    quiet = False
+
+    async def scenario():
+        session, link = make_session(engines, FakeEarbudLink(block_playback=True), echo_cancelled=True,
+                                     is_quiet=lambda: quiet)
+        await feed(session, silence(2.0) + speech("Hey Jarvis, what's the date?") + silence(1.5))
+        await asyncio.wait_for(link.playing.wait(), 10)
+        nonlocal quiet
+        quiet = True
+        session.quiet_changed(True)
+        await session.stop_words.on_wake()  # as the recognition that was under way would
+        assert not session.listening and session.stats["wake_over_reply_recognized"] == 0
+        await session.close()
+
+    run(scenario())
