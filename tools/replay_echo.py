@@ -85,8 +85,7 @@ def rebuild_uplink(events_path: Path) -> tuple[np.ndarray, np.ndarray]:
                 uplink.frame_sent(base64.b64decode(event["frame"]), event["plays_at"])
             elif event["kind"] == "stopped":
                 uplink.stopped(event["at"])
-            elif event["kind"] == "report" and hasattr(uplink, "speaker_report"):
-                uplink.speaker_report(event["buffered_ms"])
+            # "report" and "cue" events are the pacer's: its estimates already came with each frame's plays_at
     return (np.frombuffer(b"".join(near), dtype="<i2"), np.frombuffer(b"".join(far), dtype="<i2"))
 
 
