@@ -62,8 +62,9 @@ def test_stop_words_interrupt_a_reply_and_a_backchannel_does_not(tmp_path, use_m
     replies = [b - a for a, b in voiced_segments(read_wav(system.speaker)) if b - a > 1.5]
     assert len(replies) >= 3, (replies, log[-3000:])
     assert replies[0] > full_reply_s - 0.3, (replies, full_reply_s, log[-3000:])  # "uh-huh" did not stop it
-    # "Hey Jarvis, stop" stopped the second reply about a second after the words began (the wake word is verified
-    # first), well before its end; the bare "stop" stopped the third before its end (its recognition can wait for
-    # the stretch after it: measured in bench/bench_barge_in.py, not here).
-    assert replies[1] < full_reply_s - 1.5, (replies, full_reply_s, log[-3000:])
+    # "Hey Jarvis, stop" stopped the second reply well before its end: at once on a sure wake-word score, or once
+    # the recognizer confirmed a weaker one (about a second later, [wake] threshold_over_reply; seen 1.44 s before
+    # the end); the bare "stop" stopped the third before its end (its recognition can wait for the stretch after it:
+    # measured in bench/bench_barge_in.py, not here).
+    assert replies[1] < full_reply_s - 1.0, (replies, full_reply_s, log[-3000:])
     assert min(replies[2:]) < full_reply_s - 0.3, (replies, full_reply_s, log[-3000:])
